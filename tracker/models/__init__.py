@@ -1,0 +1,37 @@
+"""The tracker's models: the record, the event log, alerts and API tokens."""
+
+from .alerts import Delivery, DeliveryAttempt, Subscription, WebhookEndpoint
+from .events import Event, EventType
+from .milestones import (
+    AgReview,
+    Filing,
+    IpoStep,
+    Milestone,
+    MilestoneDependency,
+    MilestoneKind,
+    MilestoneStatus,
+)
+from .organizations import Organization
+from .processes import Process, ProcessKind, ProcessStatus
+from .tokens import ApiToken
+
+__all__ = [
+    "AgReview",
+    "ApiToken",
+    "Delivery",
+    "DeliveryAttempt",
+    "Event",
+    "EventType",
+    "Filing",
+    "IpoStep",
+    "Milestone",
+    "MilestoneDependency",
+    "MilestoneKind",
+    "MilestoneStatus",
+    "Organization",
+    "Process",
+    "ProcessKind",
+    "ProcessStatus",
+    "Subscription",
+    "WebhookEndpoint",
+]

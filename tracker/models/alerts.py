@@ -1,0 +1,161 @@
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from tracker.validators import http_url_validator
+
+
+class WebhookEndpoint(models.Model):
+    """A URL that receives signed webhooks (Standard Webhooks) for its owner's subscriptions."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
+    url = models.URLField(max_length=500, validators=[http_url_validator])
+    description = models.CharField(max_length=200, blank=True)
+    # "whsec_" + base64 of random bytes. During a rotation's grace period the previous
+    # secret signs too, so receivers can switch without dropping messages.
+    secret = models.CharField(max_length=100, editable=False)
+    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
+    enabled = models.BooleanField(default=True)
+    disabled_reason = models.CharField(max_length=300, blank=True)
+    disabled_at = models.DateTimeField(null=True, blank=True)
+    # Set at the first failure after a success; an endpoint failing for too long is disabled.
+    failing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["owner_id", "id"]
+
+    def __str__(self) -> str:
+        return self.url
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class Cadence(models.TextChoices):
+    IMMEDIATE = "immediate", "Immediately"
+    DAILY = "daily", "Daily digest"
+    WEEKLY = "weekly", "Weekly digest"
+
+
+class Subscription(models.Model):
+    """What someone wants to hear about, and how. An empty filter means "all"."""
+
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="subscriptions"
+    )
+    name = models.CharField(max_length=100, blank=True)
+    organizations = models.ManyToManyField(
+        "tracker.Organization", blank=True, related_name="subscriptions"
+    )
+    processes = models.ManyToManyField("tracker.Process", blank=True, related_name="subscriptions")
+    # Lists of MilestoneKind and EventType values (JSON so the SQLite demo works too).
+    milestone_kinds = models.JSONField(default=list, blank=True)
+    event_types = models.JSONField(default=list, blank=True)
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    email = models.EmailField(blank=True)
+    endpoint = models.ForeignKey(
+        WebhookEndpoint,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="subscriptions",
+    )
+    cadence = models.CharField(max_length=16, choices=Cadence.choices, default=Cadence.IMMEDIATE)
+    active = models.BooleanField(default=True)
+    version = models.PositiveIntegerField(default=1, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["owner_id", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=(Q(channel=Channel.EMAIL) & ~Q(email="") & Q(endpoint__isnull=True))
+                | (Q(channel=Channel.WEBHOOK) & Q(endpoint__isnull=False)),
+                name="subscription_channel_target",
+                violation_error_message=(
+                    "An email subscription needs an address; a webhook subscription needs an "
+                    "endpoint."
+                ),
+            ),
+            # Webhooks are sent as they happen; only email is gathered into digests.
+            models.CheckConstraint(
+                condition=Q(channel=Channel.EMAIL) | Q(cadence=Cadence.IMMEDIATE),
+                name="subscription_webhook_immediate",
+                violation_error_message="Webhook subscriptions are always immediate.",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        target = self.email if self.channel == Channel.EMAIL else str(self.endpoint)
+        return self.name or f"{self.get_channel_display()} to {target}"
+
+
+class DeliveryStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SUCCEEDED = "succeeded", "Succeeded"
+    RETRYING = "retrying", "Retrying"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+class Delivery(models.Model):
+    """One event for one subscription: the unit that is sent, retried and redelivered."""
+
+    event = models.ForeignKey("tracker.Event", on_delete=models.CASCADE, related_name="deliveries")
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    status = models.CharField(
+        max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
+    )
+    # Standard Webhooks "webhook-id": the same on every retry and redelivery.
+    message_id = models.CharField(max_length=64, unique=True)
+    attempt_count = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    # When a worker claimed it for sending; a stale claim means the worker died.
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-id"]
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["event", "subscription"], name="delivery_unique_per_event_subscription"
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"Delivery {self.message_id} ({self.status})"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at sending a delivery, kept for the owner to inspect."""
+
+    delivery = models.ForeignKey(Delivery, on_delete=models.CASCADE, related_name="attempts")
+    attempted_at = models.DateTimeField()
+    duration_ms = models.PositiveIntegerField(default=0)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.TextField(blank=True, help_text="The first 4 KB of the response.")
+    error = models.TextField(blank=True)
+    succeeded = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["delivery_id", "id"]
+
+    def __str__(self) -> str:
+        return f"Attempt at {self.attempted_at:%Y-%m-%d %H:%M:%S}"

@@ -1,0 +1,265 @@
+"""Writes to milestones of every kind, each with its events, in one transaction."""
+
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import Max
+
+from tracker.models import (
+    AgReview,
+    EventType,
+    Filing,
+    IpoStep,
+    Milestone,
+    MilestoneDependency,
+    MilestoneKind,
+    Process,
+)
+from tracker.snapshots import (
+    json_value,
+    milestone_field_names,
+    milestone_snapshot,
+    subject_snapshot,
+)
+
+from .errors import ConcurrentUpdateError
+from .events import Actor, event_record
+
+MODEL_FOR_KIND: dict[str, type[Milestone]] = {
+    MilestoneKind.GENERIC: Milestone,
+    MilestoneKind.FILING: Filing,
+    MilestoneKind.AG_REVIEW: AgReview,
+    MilestoneKind.IPO_STEP: IpoStep,
+}
+KIND_FOR_MODEL = {model: kind for kind, model in MODEL_FOR_KIND.items()}
+
+# Fields callers may not set: identity, bookkeeping and the kind (fixed by the model).
+_PROTECTED_FIELDS = {"id", "pk", "milestone_ptr", "kind", "version", "created_at", "updated_at"}
+
+
+def milestone_create(
+    *,
+    actor: Actor,
+    kind: str = MilestoneKind.GENERIC,
+    data: Mapping[str, Any],
+    depends_on: Iterable[Milestone] = (),
+) -> Milestone:
+    """Create a milestone of ``kind`` from ``data`` and record ``milestone.created``.
+
+    Raises ValidationError (nothing saved) when the data breaks a rule.
+    """
+    model = MODEL_FOR_KIND.get(kind)
+    if model is None:
+        raise ValidationError({"kind": f"Unknown milestone kind {kind!r}."})
+    _refuse_protected(model, data)
+    milestone = model(kind=kind, **data)
+    dependencies = list(depends_on)
+    with transaction.atomic():
+        if "position" not in data and milestone.process_id:
+            milestone.position = _next_position(milestone.process_id)
+        _validate(milestone)
+        _save(milestone)
+        _set_dependencies(milestone, dependencies)
+        event_record(
+            type=EventType.MILESTONE_CREATED,
+            actor=actor,
+            process=milestone.process,
+            milestone=milestone,
+            snapshot=_snapshot(milestone),
+        )
+    return milestone
+
+
+def milestone_update(
+    *,
+    actor: Actor,
+    milestone: Milestone,
+    data: Mapping[str, Any],
+    depends_on: Iterable[Milestone] | None = None,
+    expected_version: int | None = None,
+) -> Milestone:
+    """Apply ``data`` (and, when given, the new dependency set) to a milestone.
+
+    ``expected_version`` is the version the caller read; when the row has moved on since,
+    ConcurrentUpdateError is raised and nothing changes. A save that changes nothing writes
+    no event. One event per save: ``milestone.status_changed`` when the status moved, else
+    ``milestone.date_changed`` when the target or actual date moved, else
+    ``milestone.updated``; each carries every changed field as ``{field: [old, new]}``.
+    """
+    model = MODEL_FOR_KIND[milestone.kind]
+    _refuse_protected(model, data)
+    with transaction.atomic():
+        current = model.objects.select_for_update().get(pk=milestone.pk)
+        if expected_version is not None and current.version != expected_version:
+            raise ConcurrentUpdateError(
+                label="milestone", expected=expected_version, current=current.version
+            )
+        before = _facts(current)
+        old_dependency_ids = _dependency_ids(current)
+        for name, value in data.items():
+            setattr(current, name, value)
+        dependencies = list(depends_on) if depends_on is not None else None
+        new_dependency_ids = (
+            sorted(d.pk for d in dependencies) if dependencies is not None else old_dependency_ids
+        )
+        changes = {
+            name: [old, new]
+            for name, old in before.items()
+            if old != (new := json_value(getattr(current, name)))
+        }
+        if new_dependency_ids != old_dependency_ids:
+            changes["depends_on"] = [old_dependency_ids, new_dependency_ids]
+        if not changes:
+            return current
+        _validate(current)
+        current.version += 1
+        _save(current)
+        if dependencies is not None:
+            _set_dependencies(current, dependencies)
+        if "process_id" in changes:
+            changes["process"] = changes.pop("process_id")
+        event_record(
+            type=_update_event_type(changes),
+            actor=actor,
+            process=current.process,
+            milestone=current,
+            changes=changes,
+            snapshot=_snapshot(current),
+        )
+    return current
+
+
+def milestone_delete(
+    *, actor: Actor, milestone: Milestone, expected_version: int | None = None
+) -> None:
+    """Delete a milestone and record ``milestone.deleted`` with its last state."""
+    model = MODEL_FOR_KIND[milestone.kind]
+    with transaction.atomic():
+        current = model.objects.select_for_update().get(pk=milestone.pk)
+        if expected_version is not None and current.version != expected_version:
+            raise ConcurrentUpdateError(
+                label="milestone", expected=expected_version, current=current.version
+            )
+        event_record(
+            type=EventType.MILESTONE_DELETED,
+            actor=actor,
+            process=current.process,
+            milestone=current,
+            snapshot=_snapshot(current),
+        )
+        current.delete()
+
+
+def milestone_reorder(*, actor: Actor, process: Process, ordered_ids: list[int]) -> None:
+    """Set the order of a process's milestones; each one that moves gets its event."""
+    with transaction.atomic():
+        milestones = {m.pk: m for m in Milestone.objects.filter(process=process)}
+        if set(ordered_ids) != set(milestones):
+            raise ValidationError("Give every milestone of the process exactly once.")
+        for position, pk in enumerate(ordered_ids, start=1):
+            if milestones[pk].position != position:
+                milestone_update(actor=actor, milestone=milestones[pk], data={"position": position})
+
+
+def would_create_cycle(milestone: Milestone, dependency_ids: Iterable[int]) -> bool:
+    """True when depending on ``dependency_ids`` leads back to ``milestone``."""
+    if milestone.pk is None:
+        return False  # nothing can depend on a milestone that does not exist yet
+    frontier = set(dependency_ids)
+    seen: set[int] = set()
+    while frontier:
+        if milestone.pk in frontier:
+            return True
+        seen |= frontier
+        frontier = (
+            set(
+                MilestoneDependency.objects.filter(milestone_id__in=frontier).values_list(
+                    "depends_on_id", flat=True
+                )
+            )
+            - seen
+        )
+    return False
+
+
+def _refuse_protected(model: type[Milestone], data: Mapping[str, Any]) -> None:
+    known = {f.name for f in model._meta.concrete_fields} | {
+        f.attname for f in model._meta.concrete_fields
+    }
+    errors = {
+        name: "This field cannot be set." if name in _PROTECTED_FIELDS else "Unknown field."
+        for name in data
+        if name in _PROTECTED_FIELDS or name not in known
+    }
+    if errors:
+        raise ValidationError(errors)
+
+
+def _validate(milestone: Milestone) -> None:
+    milestone.full_clean()
+
+
+def _save(milestone: Milestone) -> None:
+    # The database has the last word on uniqueness and checks; a race that slips past
+    # full_clean still ends as a clean validation error, inside a savepoint.
+    try:
+        with transaction.atomic():
+            milestone.save()
+    except IntegrityError as error:
+        raise ValidationError(f"The database refused this milestone: {error}") from error
+
+
+def _set_dependencies(milestone: Milestone, dependencies: list[Milestone]) -> None:
+    ids = {d.pk for d in dependencies}
+    if milestone.pk in ids:
+        raise ValidationError({"depends_on": "A milestone cannot depend on itself."})
+    if would_create_cycle(milestone, ids):
+        raise ValidationError(
+            {"depends_on": "These dependencies would form a cycle back to this milestone."}
+        )
+    MilestoneDependency.objects.filter(milestone=milestone).exclude(depends_on_id__in=ids).delete()
+    existing = set(
+        MilestoneDependency.objects.filter(milestone=milestone).values_list(
+            "depends_on_id", flat=True
+        )
+    )
+    MilestoneDependency.objects.bulk_create(
+        MilestoneDependency(milestone=milestone, depends_on_id=pk) for pk in ids - existing
+    )
+
+
+def _next_position(process_id: int) -> int:
+    highest = Milestone.objects.filter(process_id=process_id).aggregate(Max("position"))
+    return (highest["position__max"] or 0) + 1
+
+
+def _facts(milestone: Milestone) -> dict[str, Any]:
+    return {
+        name: json_value(getattr(milestone, name))
+        for name in milestone_field_names(milestone)
+        if name not in _PROTECTED_FIELDS
+    }
+
+
+def _dependency_ids(milestone: Milestone) -> list[int]:
+    return sorted(
+        MilestoneDependency.objects.filter(milestone=milestone).values_list(
+            "depends_on_id", flat=True
+        )
+    )
+
+
+def _snapshot(milestone: Milestone) -> dict:
+    return subject_snapshot(
+        milestone.process, milestone_snapshot(milestone, _dependency_ids(milestone))
+    )
+
+
+def _update_event_type(changes: dict) -> str:
+    if "status" in changes:
+        return EventType.MILESTONE_STATUS_CHANGED
+    if {"target_date", "actual_date"} & changes.keys():
+        return EventType.MILESTONE_DATE_CHANGED
+    return EventType.MILESTONE_UPDATED

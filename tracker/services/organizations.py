@@ -1,0 +1,65 @@
+"""Writes to organizations. Organizations have no event types of their own; their
+processes and milestones carry the organization in every event."""
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.text import slugify
+
+from tracker.models import Organization
+
+from .errors import ConcurrentUpdateError
+
+_EDITABLE_FIELDS = {"name", "slug", "cik", "ticker", "state_of_incorporation", "website"}
+
+
+def organization_create(*, data: Mapping[str, Any]) -> Organization:
+    """Create an organization; the CIK is zero-padded. Raises ValidationError on bad data."""
+    _refuse_unknown(data)
+    organization = Organization(**data)
+    if not organization.slug and organization.name:
+        organization.slug = slugify(organization.name)[:100]
+    with transaction.atomic():
+        organization.full_clean()
+        organization.save()
+    return organization
+
+
+def organization_update(
+    *, organization: Organization, data: Mapping[str, Any], expected_version: int | None = None
+) -> Organization:
+    """Apply ``data``; refuses a stale ``expected_version`` with ConcurrentUpdateError."""
+    _refuse_unknown(data)
+    with transaction.atomic():
+        current = Organization.objects.select_for_update().get(pk=organization.pk)
+        if expected_version is not None and current.version != expected_version:
+            raise ConcurrentUpdateError(
+                label="organization", expected=expected_version, current=current.version
+            )
+        before = {name: getattr(current, name) for name in _EDITABLE_FIELDS}
+        for name, value in data.items():
+            setattr(current, name, value)
+        current.full_clean()
+        if before == {name: getattr(current, name) for name in _EDITABLE_FIELDS}:
+            return current
+        current.version += 1
+        current.save()
+    return current
+
+
+def organization_delete(*, organization: Organization) -> None:
+    """Delete an organization that has no processes left."""
+    with transaction.atomic():
+        if organization.processes.exists():
+            raise ValidationError(
+                "This organization still has processes; delete or move them first."
+            )
+        organization.delete()
+
+
+def _refuse_unknown(data: Mapping[str, Any]) -> None:
+    unknown = sorted(set(data) - _EDITABLE_FIELDS)
+    if unknown:
+        raise ValidationError({name: "This field cannot be set." for name in unknown})

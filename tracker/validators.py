@@ -1,0 +1,50 @@
+"""Field validators shared by the models, the admin forms and the API serializers."""
+
+import re
+
+from django.core.exceptions import ValidationError
+from django.core.validators import URLValidator
+
+http_url_validator = URLValidator(
+    schemes=["http", "https"], message="Enter a valid http:// or https:// URL."
+)
+
+_CIK_RE = re.compile(r"^\d{1,10}$")
+_ACCESSION_RE = re.compile(r"^\d{10}-\d{2}-\d{6}$")
+_TICKER_RE = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
+
+
+def normalize_cik(value: str) -> str:
+    """Return an SEC Central Index Key as 10 digits, zero-padding shorter input.
+
+    Raises ValidationError when the value is not 1 to 10 digits.
+    """
+    value = (value or "").strip()
+    if not _CIK_RE.match(value):
+        raise ValidationError(
+            "A CIK is 1 to 10 digits, for example 0001234567.", code="invalid_cik"
+        )
+    return value.zfill(10)
+
+
+def validate_cik(value: str) -> None:
+    if value:
+        normalize_cik(value)
+
+
+def validate_sec_accession_number(value: str) -> None:
+    if value and not _ACCESSION_RE.match(value):
+        raise ValidationError(
+            "An SEC accession number looks like 0001234567-25-000123 "
+            "(10 digits, 2 digits, 6 digits).",
+            code="invalid_accession_number",
+        )
+
+
+def validate_ticker(value: str) -> None:
+    if value and not _TICKER_RE.match(value):
+        raise ValidationError(
+            "A ticker is 1 to 10 upper-case letters, digits, dots or hyphens, starting with a "
+            "letter.",
+            code="invalid_ticker",
+        )
