@@ -1,0 +1,1 @@
+"""Alerts: turning events into email and signed webhooks, reliably."""
