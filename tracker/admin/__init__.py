@@ -1,1 +1,3 @@
 """Admin registrations, one module per area."""
+
+from . import record  # noqa: F401

@@ -1,0 +1,400 @@
+"""Admin for the record. Every save and delete goes through the services, so editors' changes
+write events (and alerts) exactly like the API's."""
+
+import json
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.http import HttpResponseRedirect
+from django.urls import reverse
+from django.utils.html import format_html
+
+from tracker.models import AgReview, Event, Filing, IpoStep, Milestone, Organization, Process
+from tracker.services.errors import ConcurrentUpdateError
+from tracker.services.milestones import (
+    KIND_FOR_MODEL,
+    milestone_create,
+    milestone_delete,
+    milestone_update,
+)
+from tracker.services.organizations import (
+    organization_create,
+    organization_delete,
+    organization_update,
+)
+from tracker.services.processes import process_create, process_delete, process_update
+
+from .forms import MilestoneForm, VersionedForm
+
+
+def _model_data(form, instance) -> dict:
+    """The cleaned values of the form's model fields (not extra fields like the version)."""
+    names = {f.name for f in instance._meta.concrete_fields}
+    return {name: value for name, value in form.cleaned_data.items() if name in names}
+
+
+def _changed_data(form, instance) -> dict:
+    data = _model_data(form, instance)
+    return {name: data[name] for name in form.changed_data if name in data}
+
+
+def _adopt(target, saved) -> None:
+    """Make the admin's in-memory object the row the service saved (for redirects, messages)."""
+    for field in saved._meta.concrete_fields:
+        setattr(target, field.attname, getattr(saved, field.attname))
+    target._state.adding = False
+
+
+class ServiceAdminMixin:
+    """Turns a refusal raised by a service during save (a race the form could not see) into a
+    message on the same page instead of a server error; the transaction has rolled back."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (ConcurrentUpdateError, ValidationError) as error:
+            text = error.messages if isinstance(error, ValidationError) else [str(error)]
+            for line in text:
+                self.message_user(request, line, level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except (ConcurrentUpdateError, ValidationError) as error:
+            text = error.messages if isinstance(error, ValidationError) else [str(error)]
+            for line in text:
+                self.message_user(request, line, level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+
+class EventHistoryInline(admin.TabularInline):
+    """The event log of the object on the page: when, who, what changed."""
+
+    model = Event
+    fk_name = "milestone"
+    extra = 0
+    can_delete = False
+    ordering = ["-id"]
+    fields = ["occurred_at", "type", "actor_name", "changed"]
+    readonly_fields = fields
+    verbose_name = "history entry"
+    verbose_name_plural = "history (event log)"
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="what changed")
+    def changed(self, event):
+        if not event.changes:
+            return "—"
+        return format_html(
+            "<code>{}</code>",
+            "; ".join(
+                f"{field}: {json.dumps(old)} → {json.dumps(new)}"
+                for field, (old, new) in event.changes.items()
+            ),
+        )
+
+
+class ProcessHistoryInline(EventHistoryInline):
+    fk_name = "process"
+    fields = ["occurred_at", "type", "milestone_title", "actor_name", "changed"]
+    readonly_fields = fields
+
+    @admin.display(description="milestone")
+    def milestone_title(self, event):
+        milestone = (event.snapshot or {}).get("milestone")
+        return milestone["title"] if milestone else "—"
+
+
+@admin.register(Organization)
+class OrganizationAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    form = VersionedForm
+    list_display = ["name", "slug", "cik", "ticker", "state_of_incorporation"]
+    search_fields = ["name", "slug", "cik", "ticker"]
+    prepopulated_fields = {"slug": ["name"]}
+    fields = [
+        "name",
+        "slug",
+        "cik",
+        "ticker",
+        "state_of_incorporation",
+        "website",
+        "loaded_version",
+    ]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            saved = organization_update(
+                organization=obj,
+                data=_changed_data(form, obj),
+                expected_version=form.cleaned_data.get("loaded_version"),
+            )
+        else:
+            saved = organization_create(data=_model_data(form, obj))
+        _adopt(obj, saved)
+
+    def delete_model(self, request, obj):
+        organization_delete(organization=obj)
+
+    def delete_queryset(self, request, queryset):
+        for organization in queryset:
+            organization_delete(organization=organization)
+
+
+class MilestoneInline(admin.TabularInline):
+    """The process's milestones in order; typed details are edited on each kind's own page."""
+
+    model = Milestone
+    form = VersionedForm
+    extra = 0
+    ordering = ["position", "target_date", "id"]
+    fields = [
+        "position",
+        "title",
+        "kind",
+        "status",
+        "target_date",
+        "actual_date",
+        "details",
+        "loaded_version",
+    ]
+    readonly_fields = ["kind", "details"]
+    show_change_link = False
+
+    @admin.display(description="edit")
+    def details(self, milestone):
+        if not milestone.pk:
+            return "—"
+        model = {k: m for m, k in KIND_FOR_MODEL.items()}[milestone.kind]
+        url = reverse(f"admin:tracker_{model._meta.model_name}_change", args=[milestone.pk])
+        return format_html('<a href="{}">{} details</a>', url, model._meta.verbose_name)
+
+
+@admin.register(Process)
+class ProcessAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    form = VersionedForm
+    list_display = ["title", "organization", "kind", "status", "updated_at"]
+    list_filter = ["organization", "kind", "status"]
+    search_fields = ["title", "summary", "organization__name"]
+    list_select_related = ["organization"]
+    prepopulated_fields = {"slug": ["title"]}
+    fields = ["organization", "kind", "title", "slug", "status", "summary", "loaded_version"]
+    inlines = [MilestoneInline, ProcessHistoryInline]
+
+    def save_model(self, request, obj, form, change):
+        if change:
+            saved = process_update(
+                actor=request.user,
+                process=obj,
+                data=_changed_data(form, obj),
+                expected_version=form.cleaned_data.get("loaded_version"),
+            )
+        else:
+            saved = process_create(actor=request.user, data=_model_data(form, obj))
+        _adopt(obj, saved)
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Milestone:
+            return
+        process = form.instance
+        for inline_form in formset.forms:
+            milestone = inline_form.instance
+            if formset.can_delete and formset._should_delete_form(inline_form):
+                if milestone.pk:
+                    milestone_delete(
+                        actor=request.user,
+                        milestone=milestone,
+                        expected_version=inline_form.cleaned_data.get("loaded_version"),
+                    )
+            elif not milestone.pk:
+                if inline_form.has_changed():
+                    data = _model_data(inline_form, milestone)
+                    data["process"] = process
+                    milestone_create(actor=request.user, data=data)
+            elif inline_form.has_changed():
+                milestone_update(
+                    actor=request.user,
+                    milestone=milestone,
+                    data=_changed_data(inline_form, milestone),
+                    expected_version=inline_form.cleaned_data.get("loaded_version"),
+                )
+
+    def delete_model(self, request, obj):
+        process_delete(actor=request.user, process=obj)
+
+    def delete_queryset(self, request, queryset):
+        for process in queryset:
+            process_delete(actor=request.user, process=process)
+
+
+class BaseMilestoneAdmin(ServiceAdminMixin, admin.ModelAdmin):
+    """Shared by the generic milestone page and the typed pages."""
+
+    form = MilestoneForm
+    list_display = ["title", "process", "kind", "status", "target_date", "actual_date"]
+    list_filter = [
+        ("process__organization", admin.RelatedOnlyFieldListFilter),
+        ("process", admin.RelatedOnlyFieldListFilter),
+        "status",
+        ("target_date", admin.DateFieldListFilter),
+    ]
+    list_select_related = ["process__organization"]
+    search_fields = ["title", "notes"]
+    date_hierarchy = "target_date"
+    ordering = ["process__organization__name", "process__title", "position"]
+    common_fields = [
+        "process",
+        "title",
+        "status",
+        "target_date",
+        "actual_date",
+        "position",
+        "source_url",
+        "notes",
+        "dependencies",
+        "loaded_version",
+    ]
+    typed_fields: list[str] = []
+    inlines = [EventHistoryInline]
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = [(None, {"fields": self.common_fields})]
+        if self.typed_fields:
+            fieldsets.append(
+                (self.model._meta.verbose_name.capitalize(), {"fields": self.typed_fields})
+            )
+        return fieldsets
+
+    def save_model(self, request, obj, form, change):
+        dependencies = list(form.cleaned_data.get("dependencies") or [])
+        if change:
+            saved = milestone_update(
+                actor=request.user,
+                milestone=obj,
+                data=_changed_data(form, obj),
+                depends_on=dependencies,
+                expected_version=form.cleaned_data.get("loaded_version"),
+            )
+        else:
+            saved = milestone_create(
+                actor=request.user,
+                kind=KIND_FOR_MODEL[self.model],
+                data=_model_data(form, obj),
+                depends_on=dependencies,
+            )
+        _adopt(obj, saved)
+
+    def save_related(self, request, form, formsets, change):
+        # Dependencies were saved by the service; the only inline (history) is read-only.
+        pass
+
+    def delete_model(self, request, obj):
+        milestone_delete(actor=request.user, milestone=obj)
+
+    def delete_queryset(self, request, queryset):
+        for milestone in queryset:
+            milestone_delete(actor=request.user, milestone=milestone)
+
+
+@admin.register(Milestone)
+class MilestoneAdmin(BaseMilestoneAdmin):
+    """Every milestone in one list; generic ones (board approvals, signed agreements) are
+    added and edited here, typed ones on their own pages."""
+
+    list_filter = [*BaseMilestoneAdmin.list_filter, "kind"]
+    search_fields = ["title", "notes", "filing__form_type", "filing__accession_number"]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        milestone = self.get_object(request, object_id)
+        if milestone is not None and type(milestone.typed()) is not Milestone:
+            model = type(milestone.typed())
+            return HttpResponseRedirect(
+                reverse(f"admin:tracker_{model._meta.model_name}_change", args=[milestone.pk])
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+
+@admin.register(Filing)
+class FilingAdmin(BaseMilestoneAdmin):
+    list_display = [
+        *BaseMilestoneAdmin.list_display[:2],
+        "agency",
+        "form_type",
+        "accession_number",
+        "status",
+        "filed_on",
+    ]
+    list_filter = [*BaseMilestoneAdmin.list_filter, "agency", "form_type"]
+    search_fields = ["title", "notes", "form_type", "accession_number"]
+    typed_fields = ["agency", "form_type", "accession_number", "filed_on", "document_url"]
+
+
+@admin.register(AgReview)
+class AgReviewAdmin(BaseMilestoneAdmin):
+    list_display = [
+        *BaseMilestoneAdmin.list_display[:2],
+        "authority",
+        "stage",
+        "status",
+        "decided_on",
+    ]
+    list_filter = [*BaseMilestoneAdmin.list_filter, "authority", "stage"]
+    search_fields = ["title", "notes", "conditions"]
+    typed_fields = ["authority", "stage", "conditions", "decided_on"]
+
+
+@admin.register(IpoStep)
+class IpoStepAdmin(BaseMilestoneAdmin):
+    list_display = [
+        *BaseMilestoneAdmin.list_display[:2],
+        "step",
+        "exchange",
+        "ticker",
+        "status",
+        "target_date",
+    ]
+    list_filter = [*BaseMilestoneAdmin.list_filter, "step"]
+    search_fields = ["title", "notes", "ticker", "exchange"]
+    typed_fields = [
+        "step",
+        "exchange",
+        "ticker",
+        "price_range_low",
+        "price_range_high",
+        "offer_price",
+        "shares_offered",
+    ]
+
+
+@admin.register(Event)
+class EventAdmin(admin.ModelAdmin):
+    """The event log, read-only: it is written by the services alone."""
+
+    list_display = [
+        "id",
+        "occurred_at",
+        "type",
+        "actor_name",
+        "organization_id",
+        "process_id",
+        "milestone_id",
+        "dispatched_at",
+    ]
+    list_filter = ["type", ("occurred_at", admin.DateFieldListFilter)]
+    search_fields = ["uuid", "actor_name", "dedupe_key"]
+    readonly_fields = [f.name for f in Event._meta.fields]
+    ordering = ["-id"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
