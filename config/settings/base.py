@@ -33,6 +33,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "tracker",
 ]
 
@@ -112,15 +113,82 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_PUBLISH_RETRY = False
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 
-# --- REST framework ----------------------------------------------------------------------
+# --- REST framework (API: tracker/api) ---------------------------------------------------
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "tracker.api.authentication.BearerTokenAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": ["tracker.api.parsers.LimitedJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": [
+        "rest_framework.renderers.JSONRenderer",
+        "rest_framework.renderers.BrowsableAPIRenderer",
+    ],
+    "DEFAULT_FILTER_BACKENDS": [
+        "django_filters.rest_framework.DjangoFilterBackend",
+        "rest_framework.filters.SearchFilter",
+        "tracker.api.filters.StrictOrderingFilter",
+    ],
+    "DEFAULT_PAGINATION_CLASS": "tracker.api.pagination.PagePagination",
+    "DEFAULT_THROTTLE_CLASSES": [
+        "tracker.api.throttles.TokenRateThrottle",
+        "tracker.api.throttles.AnonymousRateThrottle",
+    ],
+    "EXCEPTION_HANDLER": "tracker.api.errors.api_exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "tracker.api.schema.TrackerAutoSchema",
+    "DEFAULT_VERSIONING_CLASS": None,
+    "URL_FORMAT_OVERRIDE": None,
+    "TEST_REQUEST_DEFAULT_FORMAT": "json",
+    "DATETIME_FORMAT": "iso-8601",
+    "COERCE_DECIMAL_TO_STRING": True,
+    # Proxies in front of the web tier; their X-Forwarded-For entries name the client.
+    "NUM_PROXIES": env.int("API_NUM_PROXIES", default=0),
 }
+# Requests per client and window ("N/second|minute|hour|day"); one budget per API token
+# (or per user on a browser session) and one per anonymous client address.
+API_THROTTLE_RATES = {
+    "token": env("API_THROTTLE_TOKEN_RATE", default="1200/minute"),
+    "anon": env("API_THROTTLE_ANON_RATE", default="120/minute"),
+}
+# Where throttle counters live: shared by every web process, so Redis unless told otherwise
+# ("locmemcache://" keeps them per process, for the demo without Redis).
+API_THROTTLE_CACHE_URL = env("API_THROTTLE_CACHE_URL", default=REDIS_URL)
+API_THROTTLE_KEY_PREFIX = env("API_THROTTLE_KEY_PREFIX", default="tracker-api")
+# Largest JSON body the API parses; larger ones get 413.
+API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=256 * 1024)
+API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=50)
+API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=200)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Milestone Tracker API",
-    "DESCRIPTION": "Organizations, processes and milestones, the event feed, and alerts.",
+    "DESCRIPTION": (
+        "Organizations, processes and milestones (filings, attorney-general reviews, IPO "
+        "steps), the append-only event feed, and the caller's own alert subscriptions, "
+        "webhook endpoints and deliveries.\n\n"
+        "**Authentication**: `Authorization: Bearer <token>` (create one in the admin or with "
+        "`manage.py create_api_token`), or a browser session.\n\n"
+        "**Safe writes**: every detail response carries an `ETag`; send it back as `If-Match` "
+        "on `PUT`, `PATCH` and `DELETE` and the write is refused with 412 when the row changed "
+        "meanwhile.\n\n"
+        "**Errors**: every 4xx has the body `{code, message, fields}`."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "tracker.api.schema.add_error_responses",
+    ],
+    "ENUM_NAME_OVERRIDES": {
+        "ProcessKindEnum": "tracker.models.processes.ProcessKind",
+        "ProcessStatusEnum": "tracker.models.processes.ProcessStatus",
+        "MilestoneKindEnum": "tracker.models.milestones.MilestoneKind",
+        "MilestoneStatusEnum": "tracker.models.milestones.MilestoneStatus",
+    },
 }
 
 # --- Tracker -----------------------------------------------------------------------------

@@ -47,3 +47,8 @@ if "EMAIL_URL" not in os.environ:
 # The demo's webhook receivers run on this machine.
 WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=True)
 WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=["127.0.0.1/32", "::1/128"])
+
+# --- API (tracker/api) -------------------------------------------------------------------
+# Without Redis the throttle counters stay in each web process.
+if "REDIS_URL" not in os.environ and "API_THROTTLE_CACHE_URL" not in os.environ:
+    API_THROTTLE_CACHE_URL = "locmemcache://"

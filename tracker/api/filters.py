@@ -1,0 +1,129 @@
+"""Query parameters of the list resources: filtersets, ordering and search, all strict."""
+
+from django import forms
+from django_filters import rest_framework as filters
+from rest_framework import exceptions
+from rest_framework.filters import OrderingFilter
+
+from tracker.models import (
+    Event,
+    EventType,
+    Milestone,
+    MilestoneKind,
+    MilestoneStatus,
+    Organization,
+    Process,
+    ProcessKind,
+    ProcessStatus,
+)
+
+from .serializers.record import MAX_ID
+
+
+class IdFilter(filters.NumberFilter):
+    """A whole, positive id; "1.5" or "99999999999999999999" is a 400, not a guess."""
+
+    field_class = forms.IntegerField
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("min_value", 0)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(*args, **kwargs)
+
+
+class StrictOrderingFilter(OrderingFilter):
+    """``?ordering=-target_date,title``; an unknown field is a 400 (DRF ignores it), and the
+    id breaks ties so that pages do not overlap."""
+
+    def remove_invalid_fields(self, queryset, fields, view, request):
+        valid = {item[0] for item in self.get_valid_fields(queryset, view, {"request": request})}
+        invalid = [term for term in fields if term.removeprefix("-") not in valid]
+        if invalid:
+            raise exceptions.ValidationError(
+                {
+                    self.ordering_param: [
+                        f"Cannot order by {', '.join(invalid)}; "
+                        f"choose from {', '.join(sorted(valid))} (prefix - to reverse)."
+                    ]
+                }
+            )
+        return fields
+
+    def filter_queryset(self, request, queryset, view):
+        ordering = self.get_ordering(request, queryset, view)
+        if ordering:
+            return queryset.order_by(*ordering, "id")
+        return queryset
+
+
+class _UpdatedSinceFilterSet(filters.FilterSet):
+    updated_since = filters.IsoDateTimeFilter(
+        field_name="updated_at",
+        lookup_expr="gte",
+        label="Changed at or after this time (ISO 8601, e.g. 2025-10-01T00:00:00Z).",
+    )
+
+
+class OrganizationFilter(_UpdatedSinceFilterSet):
+    slug = filters.CharFilter(field_name="slug", label="The organization's slug.")
+
+    class Meta:
+        model = Organization
+        fields = ["slug", "updated_since"]
+
+
+class ProcessFilter(_UpdatedSinceFilterSet):
+    organization = filters.CharFilter(
+        field_name="organization__slug", label="The organization's slug."
+    )
+    kind = filters.MultipleChoiceFilter(choices=ProcessKind.choices)
+    status = filters.MultipleChoiceFilter(choices=ProcessStatus.choices)
+
+    class Meta:
+        model = Process
+        fields = ["organization", "kind", "status", "updated_since"]
+
+
+class MilestoneFilter(_UpdatedSinceFilterSet):
+    organization = filters.CharFilter(
+        field_name="process__organization__slug", label="The organization's slug."
+    )
+    process = IdFilter(field_name="process_id", label="The process's id.")
+    kind = filters.MultipleChoiceFilter(choices=MilestoneKind.choices)
+    status = filters.MultipleChoiceFilter(choices=MilestoneStatus.choices)
+    target_date_from = filters.DateFilter(
+        field_name="target_date", lookup_expr="gte", label="Target date on or after (YYYY-MM-DD)."
+    )
+    target_date_to = filters.DateFilter(
+        field_name="target_date", lookup_expr="lte", label="Target date on or before (YYYY-MM-DD)."
+    )
+
+    class Meta:
+        model = Milestone
+        fields = [
+            "organization",
+            "process",
+            "kind",
+            "status",
+            "target_date_from",
+            "target_date_to",
+            "updated_since",
+        ]
+
+
+class EventFilter(filters.FilterSet):
+    after = IdFilter(
+        field_name="id",
+        lookup_expr="gt",
+        label="Only events after this sequence number (resume from the last one you saw).",
+    )
+    type = filters.MultipleChoiceFilter(choices=EventType.choices)
+    organization = filters.CharFilter(
+        field_name="organization__slug", label="The organization's slug."
+    )
+    process = IdFilter(field_name="process_id", label="The process's id.")
+    milestone = IdFilter(field_name="milestone_id", label="The milestone's id.")
+
+    class Meta:
+        model = Event
+        fields = ["after", "type", "organization", "process", "milestone"]

@@ -1,0 +1,115 @@
+"""OpenAPI details that DRF cannot infer: the ETag and If-Match headers, and the one error
+body on every 4xx an operation can answer."""
+
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import OpenApiParameter
+from rest_framework import serializers
+
+from .views.base import VersionedMixin
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The body of every 4xx response."""
+
+    code = serializers.CharField(
+        help_text="Stable, machine-readable: invalid, parse_error, not_authenticated, "
+        "authentication_failed, permission_denied, not_found, method_not_allowed, "
+        "not_acceptable, unsupported_media_type, precondition_failed, request_too_large, "
+        "throttled."
+    )
+    message = serializers.CharField(help_text="What went wrong, for people.")
+    fields = serializers.DictField(
+        child=serializers.ListField(child=serializers.CharField()),
+        help_text="Errors by field (dotted paths for nested items); `non_field_errors` for "
+        "errors about the request as a whole. Empty unless the code is `invalid`.",
+    )
+
+
+_ETAG = OpenApiParameter(
+    "ETag",
+    str,
+    location=OpenApiParameter.HEADER,
+    response=[200, 201],
+    description="The row's version; send it back as If-Match to make a write conditional.",
+)
+_IF_MATCH = OpenApiParameter(
+    "If-Match",
+    str,
+    location=OpenApiParameter.HEADER,
+    required=False,
+    description="An ETag from an earlier response: the write is refused with 412 (and nothing "
+    "changes) when the row has changed since.",
+)
+
+
+class TrackerAutoSchema(AutoSchema):
+    def get_override_parameters(self):
+        parameters = list(super().get_override_parameters())
+        if not isinstance(self.view, VersionedMixin):
+            return parameters
+        if self.method in ("PUT", "PATCH", "DELETE"):
+            parameters.append(_IF_MATCH)
+        if self.method != "DELETE" and (self.method != "GET" or not self._is_list_view()):
+            parameters.append(_ETAG)
+        return parameters
+
+
+# Which 4xx an operation can answer, beyond those that apply to every operation.
+_ALWAYS = ("400", "401", "403", "404", "405", "406", "429")
+_WRITES = ("409", "412", "413", "415")
+
+_REASONS = {
+    "400": "Invalid input or query parameters.",
+    "401": "No or invalid credentials.",
+    "403": "Not allowed.",
+    "404": "Not found (or not yours).",
+    "405": "Method not allowed.",
+    "406": "Cannot produce the requested media type.",
+    "409": "Conflicts with the current state.",
+    "412": "If-Match does not match the current ETag; nothing changed.",
+    "413": "Body too large.",
+    "415": "Body is not JSON.",
+    "429": "Throttled; see Retry-After.",
+}
+
+
+def add_error_responses(result, generator, request, public):
+    """Postprocessing hook: document the error body on every 4xx of every operation."""
+    error_ref = {"$ref": "#/components/schemas/Error"}
+    result.setdefault("components", {}).setdefault("schemas", {})["Error"] = {
+        "type": "object",
+        "description": ErrorSerializer.__doc__,
+        "properties": {
+            "code": {"type": "string", "description": ErrorSerializer().fields["code"].help_text},
+            "message": {"type": "string"},
+            "fields": {
+                "type": "object",
+                "additionalProperties": {"type": "array", "items": {"type": "string"}},
+            },
+        },
+        "required": ["code", "message", "fields"],
+        "example": {
+            "code": "invalid",
+            "message": "Some fields are invalid; see `fields`.",
+            "fields": {
+                "target_date": [
+                    "Date has wrong format. Use one of these formats instead: YYYY-MM-DD."
+                ]
+            },
+        },
+    }
+    for path_item in result.get("paths", {}).values():
+        for method, operation in path_item.items():
+            codes = _ALWAYS + (_WRITES if method in ("post", "put", "patch", "delete") else ())
+            responses = operation.setdefault("responses", {})
+            for code in codes:
+                response = responses.setdefault(code, {"description": _REASONS[code]})
+                response["content"] = {"application/json": {"schema": error_ref}}
+            if "429" in responses:
+                responses["429"]["headers"] = {
+                    "Retry-After": {
+                        "schema": {"type": "integer"},
+                        "description": "Seconds to wait.",
+                    }
+                }
+    return result

@@ -1,0 +1,1 @@
+"""Serializers: they parse and validate input and shape output; services do the writing."""

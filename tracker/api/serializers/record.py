@@ -1,0 +1,259 @@
+"""Organizations, processes and milestones of every kind."""
+
+from drf_spectacular.utils import (
+    OpenApiExample,
+    PolymorphicProxySerializer,
+    extend_schema_field,
+    extend_schema_serializer,
+)
+from rest_framework import serializers
+
+from tracker.models import (
+    AgReview,
+    Filing,
+    IpoStep,
+    Milestone,
+    MilestoneKind,
+    Organization,
+    Process,
+)
+
+# 2**63 - 1: ids are PostgreSQL bigints; a larger number can only be "not found".
+MAX_ID = 9_223_372_036_854_775_807
+MAX_DEPENDENCIES = 100
+
+
+class OrganizationSerializer(serializers.ModelSerializer):
+    cik = serializers.CharField(
+        max_length=10,
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text="SEC Central Index Key, 1 to 10 digits; stored zero-padded to 10.",
+    )
+
+    class Meta:
+        model = Organization
+        fields = [
+            "id",
+            "name",
+            "slug",
+            "cik",
+            "ticker",
+            "state_of_incorporation",
+            "website",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["version", "created_at", "updated_at"]
+        extra_kwargs = {
+            "slug": {"required": False, "help_text": "Made from the name when left out."}
+        }
+
+
+class ProcessSerializer(serializers.ModelSerializer):
+    organization = serializers.PrimaryKeyRelatedField(
+        queryset=Organization.objects.all(), help_text="The organization's id."
+    )
+    organization_slug = serializers.CharField(source="organization.slug", read_only=True)
+
+    class Meta:
+        model = Process
+        fields = [
+            "id",
+            "organization",
+            "organization_slug",
+            "kind",
+            "title",
+            "slug",
+            "status",
+            "summary",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["version", "created_at", "updated_at"]
+        extra_kwargs = {
+            "slug": {"required": False, "help_text": "Made from the title when left out."}
+        }
+        # The pair (organization, slug) is unique; the service reports a clash as a 400.
+        validators = []
+
+
+class DependsOnField(serializers.ListField):
+    """Ids of the milestones this one depends on; read from the prefetched link rows."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("child", serializers.IntegerField(min_value=1, max_value=MAX_ID))
+        kwargs.setdefault("max_length", MAX_DEPENDENCIES)
+        kwargs.setdefault("required", False)
+        kwargs.setdefault("help_text", "Ids of the milestones that must happen before this one.")
+        super().__init__(**kwargs)
+
+    def get_attribute(self, instance):
+        return instance.dependency_links.all()
+
+    def to_representation(self, links):
+        return [link.depends_on_id for link in links]
+
+
+_COMMON_FIELDS = [
+    "id",
+    "kind",
+    "process",
+    "organization",
+    "title",
+    "status",
+    "target_date",
+    "actual_date",
+    "source_url",
+    "notes",
+    "depends_on",
+    "position",
+    "version",
+    "created_at",
+    "updated_at",
+]
+_READ_ONLY_FIELDS = ["kind", "version", "created_at", "updated_at"]
+FILING_FIELDS = ["agency", "form_type", "accession_number", "filed_on", "document_url"]
+AG_REVIEW_FIELDS = ["authority", "stage", "conditions", "decided_on"]
+IPO_STEP_FIELDS = [
+    "step",
+    "exchange",
+    "ticker",
+    "price_range_low",
+    "price_range_high",
+    "offer_price",
+    "shares_offered",
+]
+
+
+class _MilestoneBase(serializers.ModelSerializer):
+    process = serializers.PrimaryKeyRelatedField(
+        queryset=Process.objects.all(), help_text="The process's id."
+    )
+    organization = serializers.CharField(
+        source="process.organization.slug",
+        read_only=True,
+        help_text="The slug of the process's organization.",
+    )
+    depends_on = DependsOnField()
+
+    def validate_depends_on(self, ids: list[int]) -> list[Milestone]:
+        found = {m.pk: m for m in Milestone.objects.filter(pk__in=set(ids))}
+        missing = sorted(set(ids) - set(found))
+        if missing:
+            raise serializers.ValidationError(
+                f"No milestone has the id(s) {', '.join(map(str, missing))}."
+            )
+        return [found[pk] for pk in dict.fromkeys(ids)]
+
+
+class FilingDetailsSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Filing
+        fields = FILING_FIELDS
+
+
+class AgReviewDetailsSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = AgReview
+        fields = AG_REVIEW_FIELDS
+
+
+class IpoStepDetailsSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = IpoStep
+        fields = IPO_STEP_FIELDS
+
+
+_DETAILS_SERIALIZERS = {
+    MilestoneKind.FILING: FilingDetailsSerializer,
+    MilestoneKind.AG_REVIEW: AgReviewDetailsSerializer,
+    MilestoneKind.IPO_STEP: IpoStepDetailsSerializer,
+}
+
+
+@extend_schema_field(
+    PolymorphicProxySerializer(
+        component_name="MilestoneDetails",
+        serializers=list(_DETAILS_SERIALIZERS.values()),
+        resource_type_field_name=None,
+        many=False,
+    )
+)
+class MilestoneDetailsField(serializers.Field):
+    """The kind's own fields (a filing's agency and form, an IPO step's prices...); null for a
+    generic milestone. Read from the child row joined by the selector: no extra query."""
+
+    def __init__(self, **kwargs):
+        super().__init__(source="*", read_only=True, allow_null=True, **kwargs)
+
+    def to_representation(self, milestone):
+        details = _DETAILS_SERIALIZERS.get(milestone.kind)
+        return None if details is None else details(milestone.typed()).data
+
+
+_MILESTONE_EXAMPLE = {
+    "id": 42,
+    "kind": "ag_review",
+    "process": 3,
+    "organization": "openai",
+    "title": "California AG review of the recapitalization",
+    "status": "completed",
+    "target_date": "2025-10-31",
+    "actual_date": "2025-10-28",
+    "source_url": "https://oag.ca.gov/news",
+    "notes": "Memorandum of understanding with conditions.",
+    "depends_on": [40],
+    "position": 4,
+    "version": 3,
+    "created_at": "2025-09-01T12:00:00Z",
+    "updated_at": "2025-10-28T16:30:00Z",
+    "details": {
+        "authority": "ca_ag",
+        "stage": "no_objection",
+        "conditions": "Safety and security commitments; nonprofit control.",
+        "decided_on": "2025-10-28",
+    },
+}
+
+
+@extend_schema_serializer(
+    examples=[OpenApiExample("An AG review", value=_MILESTONE_EXAMPLE, response_only=True)]
+)
+class MilestoneSerializer(_MilestoneBase):
+    """A milestone of any kind. Writing here creates and changes generic milestones and the
+    common fields of every kind; a kind's own fields are written at its typed resource."""
+
+    details = MilestoneDetailsField()
+
+    class Meta:
+        model = Milestone
+        fields = [*_COMMON_FIELDS, "details"]
+        read_only_fields = _READ_ONLY_FIELDS
+
+
+class FilingSerializer(_MilestoneBase):
+    class Meta:
+        model = Filing
+        fields = _COMMON_FIELDS + FILING_FIELDS
+        read_only_fields = _READ_ONLY_FIELDS
+        # Accession numbers are unique when present; the service reports a clash as a 400.
+        validators = []
+        extra_kwargs = {"accession_number": {"validators": []}}
+
+
+class AgReviewSerializer(_MilestoneBase):
+    class Meta:
+        model = AgReview
+        fields = _COMMON_FIELDS + AG_REVIEW_FIELDS
+        read_only_fields = _READ_ONLY_FIELDS
+
+
+class IpoStepSerializer(_MilestoneBase):
+    class Meta:
+        model = IpoStep
+        fields = _COMMON_FIELDS + IPO_STEP_FIELDS
+        read_only_fields = _READ_ONLY_FIELDS

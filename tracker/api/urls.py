@@ -1,0 +1,27 @@
+"""/api/v1/: the router's resources, the OpenAPI schema and its interactive docs."""
+
+from django.urls import path, re_path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from .views import events, record
+from .views.fallback import not_found
+
+router = DefaultRouter(trailing_slash=True)
+router.register("organizations", record.OrganizationViewSet, basename="organization")
+router.register("processes", record.ProcessViewSet, basename="process")
+router.register("milestones", record.MilestoneViewSet, basename="milestone")
+router.register("filings", record.FilingViewSet, basename="filing")
+router.register("ag-reviews", record.AgReviewViewSet, basename="ag-review")
+router.register("ipo-steps", record.IpoStepViewSet, basename="ipo-step")
+router.register("events", events.EventViewSet, basename="event")
+
+app_name = "api"
+urlpatterns = [
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    *router.urls,
+    # Anything else under /api/v1/ answers in the API's error format, not an HTML page.
+    re_path(r"^.*$", not_found),
+]

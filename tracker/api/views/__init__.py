@@ -1,0 +1,1 @@
+"""Viewsets: they parse requests and call selectors (reads) and services (writes)."""

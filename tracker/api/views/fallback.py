@@ -1,0 +1,12 @@
+"""The answer to a URL under /api/v1/ that names no resource."""
+
+from django.http import JsonResponse
+
+from tracker.api.errors import error_body
+
+
+def not_found(request, *args, **kwargs):
+    """404 in the API's error format for any method."""
+    return JsonResponse(
+        error_body(code="not_found", message=f"No API resource at {request.path}."), status=404
+    )
