@@ -44,6 +44,6 @@ def user(db):
 def editor(db):
     from django.contrib.auth.models import Group
 
-    editor = UserFactory(username="editor")
+    editor = UserFactory(username="editor", is_staff=True)
     editor.groups.add(Group.objects.get(name=EDITORS_GROUP))
     return editor

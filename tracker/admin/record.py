@@ -29,7 +29,7 @@ from .forms import MilestoneForm, VersionedForm
 
 def _model_data(form, instance) -> dict:
     """The cleaned values of the form's model fields (not extra fields like the version)."""
-    names = {f.name for f in instance._meta.concrete_fields}
+    names = {f.name for f in instance._meta.concrete_fields if not f.primary_key}
     return {name: value for name, value in form.cleaned_data.items() if name in names}
 
 
@@ -200,8 +200,11 @@ class ProcessAdmin(ServiceAdminMixin, admin.ModelAdmin):
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not Milestone:
+            formset.save(commit=False)  # the read-only history: nothing to write
             return
         process = form.instance
+        # The admin builds its change message from these lists.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for inline_form in formset.forms:
             milestone = inline_form.instance
             if formset.can_delete and formset._should_delete_form(inline_form):
@@ -211,18 +214,22 @@ class ProcessAdmin(ServiceAdminMixin, admin.ModelAdmin):
                         milestone=milestone,
                         expected_version=inline_form.cleaned_data.get("loaded_version"),
                     )
+                    formset.deleted_objects.append(milestone)
             elif not milestone.pk:
                 if inline_form.has_changed():
                     data = _model_data(inline_form, milestone)
                     data["process"] = process
-                    milestone_create(actor=request.user, data=data)
+                    created = milestone_create(actor=request.user, data=data)
+                    formset.new_objects.append(created)
             elif inline_form.has_changed():
+                changed = _changed_data(inline_form, milestone)
                 milestone_update(
                     actor=request.user,
                     milestone=milestone,
-                    data=_changed_data(inline_form, milestone),
+                    data=changed,
                     expected_version=inline_form.cleaned_data.get("loaded_version"),
                 )
+                formset.changed_objects.append((milestone, list(changed)))
 
     def delete_model(self, request, obj):
         process_delete(actor=request.user, process=obj)
@@ -290,8 +297,10 @@ class BaseMilestoneAdmin(ServiceAdminMixin, admin.ModelAdmin):
         _adopt(obj, saved)
 
     def save_related(self, request, form, formsets, change):
-        # Dependencies were saved by the service; the only inline (history) is read-only.
-        pass
+        # Dependencies were saved by the service. The only inline (history) is read-only;
+        # save(commit=False) writes nothing but gives the admin its change-message lists.
+        for formset in formsets:
+            formset.save(commit=False)
 
     def delete_model(self, request, obj):
         milestone_delete(actor=request.user, milestone=obj)
