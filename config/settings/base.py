@@ -7,6 +7,7 @@ and change only what differs.
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -194,6 +195,68 @@ SPECTACULAR_SETTINGS = {
 # --- Tracker -----------------------------------------------------------------------------
 # Anonymous visitors may read the record, the pages and the feeds when this is on.
 TRACKER_PUBLIC_READ = env.bool("TRACKER_PUBLIC_READ", default=True)
+
+# --- Alerts ------------------------------------------------------------------------------
+# Webhook HTTP: connect timeout and the total time one attempt may take (Standard Webhooks
+# receivers should answer fast; a slow one counts as a failure and is retried).
+WEBHOOK_CONNECT_TIMEOUT = env.float("WEBHOOK_CONNECT_TIMEOUT", default=3.0)
+WEBHOOK_TOTAL_TIMEOUT = env.float("WEBHOOK_TOTAL_TIMEOUT", default=15.0)
+# Seconds to wait before each attempt: the first is immediate, then 5 s, 5 min, 30 min, 2 h,
+# 5 h, 10 h, 10 h; after the last one the delivery has failed.
+WEBHOOK_RETRY_SCHEDULE = env.list(
+    "WEBHOOK_RETRY_SCHEDULE", cast=float, default=[0, 5, 300, 1800, 7200, 18000, 36000, 36000]
+)
+# Each delay is spread by up to this fraction either way, so endpoints that failed together
+# are not all retried in the same second.
+WEBHOOK_RETRY_JITTER = env.float("WEBHOOK_RETRY_JITTER", default=0.1)
+# An endpoint whose deliveries have all failed for this long is disabled and its owner told.
+WEBHOOK_DISABLE_AFTER_DAYS = env.float("WEBHOOK_DISABLE_AFTER_DAYS", default=5)
+# How long the previous secret keeps signing after a rotation.
+WEBHOOK_SECRET_GRACE_HOURS = env.float("WEBHOOK_SECRET_GRACE_HOURS", default=24)
+# SSRF guard: addresses that are not public are refused unless one of these networks holds
+# them (CIDR, e.g. "10.1.2.0/24"); plain http is refused unless allowed.
+WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
+WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+# Deliveries one task sends at once (threads doing network I/O only).
+ALERTS_SEND_CONCURRENCY = env.int("ALERTS_SEND_CONCURRENCY", default=16)
+# A delivery "sending" for longer than the total timeout plus this margin was claimed by a
+# worker that died; the sweep makes it due again.
+ALERTS_RECLAIM_MARGIN = env.float("ALERTS_RECLAIM_MARGIN", default=30.0)
+# Events younger than this are left to the on-commit doorbell before the sweep takes them.
+ALERTS_SWEEP_GRACE = env.float("ALERTS_SWEEP_GRACE", default=2.0)
+ALERTS_SWEEP_INTERVAL = env.float("ALERTS_SWEEP_INTERVAL", default=5.0)
+# Reminders: days before a target date that "deadline approaching" fires.
+ALERTS_REMINDER_DAYS = env.list("ALERTS_REMINDER_DAYS", cast=int, default=[7, 1])
+# Digests go out at this local hour; weekly ones on this weekday (0 = Monday).
+ALERTS_DIGEST_HOUR = env.int("ALERTS_DIGEST_HOUR", default=7)
+ALERTS_DIGEST_WEEKDAY = env.int("ALERTS_DIGEST_WEEKDAY", default=0)
+# Delivery attempts older than this are pruned.
+ALERTS_ATTEMPT_RETENTION_DAYS = env.int("ALERTS_ATTEMPT_RETENTION_DAYS", default=30)
+
+CELERY_BEAT_SCHEDULE = {
+    "alerts-sweep": {"task": "tracker.tasks.alerts_sweep", "schedule": ALERTS_SWEEP_INTERVAL},
+    # Hourly: the dedupe keys make repeats harmless and a new milestone is picked up soon.
+    "alerts-reminders": {
+        "task": "tracker.tasks.reminders_scan",
+        "schedule": crontab(minute=5),
+    },
+    "alerts-daily-digests": {
+        "task": "tracker.tasks.digests_build",
+        "schedule": crontab(hour=ALERTS_DIGEST_HOUR, minute=0),
+        "args": ("daily",),
+    },
+    "alerts-weekly-digests": {
+        "task": "tracker.tasks.digests_build",
+        "schedule": crontab(
+            hour=ALERTS_DIGEST_HOUR, minute=0, day_of_week=(ALERTS_DIGEST_WEEKDAY + 1) % 7
+        ),
+        "args": ("weekly",),
+    },
+    "alerts-prune-attempts": {
+        "task": "tracker.tasks.attempts_prune",
+        "schedule": crontab(hour=3, minute=30),
+    },
+}
 
 LOGGING = {
     "version": 1,

@@ -1,8 +1,130 @@
-"""Writes to subscriptions, webhook endpoints and deliveries."""
+"""Writes to subscriptions, webhook endpoints and deliveries.
 
+Each public function is one transaction; work for the worker is queued only after commit.
+They raise Django's ValidationError (a field dict where a field is to blame) for bad input
+and ConcurrentUpdateError when ``expected_version`` is stale.
+"""
+
+import datetime
+import uuid
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
 
-from tracker.models import Subscription
+from tracker.models import (
+    EventType,
+    MilestoneKind,
+    Organization,
+    Process,
+    Subscription,
+    WebhookEndpoint,
+)
+from tracker.models.alerts import (
+    TEST_EVENT_TYPE,
+    Cadence,
+    Channel,
+    Delivery,
+    DeliveryStatus,
+)
+from tracker.services.errors import ConcurrentUpdateError
+
+from . import queue
+from .guard import url_problem
+from .signing import secret_generate
+
+_SUBSCRIPTION_FIELDS = {
+    "name",
+    "channel",
+    "email",
+    "endpoint",
+    "endpoint_id",
+    "cadence",
+    "active",
+    "milestone_kinds",
+    "event_types",
+}
+_ENDPOINT_FIELDS = {"url", "description", "enabled"}
+
+
+def message_id_new() -> str:
+    """A fresh Standard Webhooks message id (``webhook-id``)."""
+    return f"msg_{uuid.uuid4().hex}"
+
+
+# --- Subscriptions ---------------------------------------------------------------------
+
+
+def subscription_create(
+    *,
+    owner,
+    data: Mapping[str, Any],
+    organizations: Iterable[Organization] = (),
+    processes: Iterable[Process] = (),
+) -> Subscription:
+    """Create a subscription for ``owner``; filters left empty mean "everything".
+
+    An email subscription goes to the owner's own (verified) account address; a webhook
+    subscription names one of the owner's endpoints and is always immediate.
+    """
+    _refuse_unknown(data, _SUBSCRIPTION_FIELDS)
+    subscription = Subscription(owner=owner)
+    _apply_subscription_data(subscription, data)
+    with transaction.atomic():
+        subscription.full_clean()
+        subscription.save()
+        subscription.organizations.set(list(organizations))
+        subscription.processes.set(list(processes))
+    return subscription
+
+
+def subscription_update(
+    *,
+    subscription: Subscription,
+    data: Mapping[str, Any],
+    organizations: Iterable[Organization] | None = None,
+    processes: Iterable[Process] | None = None,
+    expected_version: int | None = None,
+) -> Subscription:
+    """Change a subscription's filters, channel or cadence.
+
+    Switching a digest subscription to "immediate" releases what it was holding for the next
+    digest, so nothing is silently dropped.
+    """
+    _refuse_unknown(data, _SUBSCRIPTION_FIELDS)
+    with transaction.atomic():
+        current = Subscription.objects.select_for_update().get(pk=subscription.pk)
+        _check_version(current, expected_version, "subscription")
+        _apply_subscription_data(current, data)
+        current.full_clean()
+        current.version += 1
+        current.save()
+        if organizations is not None:
+            current.organizations.set(list(organizations))
+        if processes is not None:
+            current.processes.set(list(processes))
+        if current.cadence == Cadence.IMMEDIATE:
+            released = list(
+                Delivery.objects.filter(
+                    subscription=current, status=DeliveryStatus.HELD, digest__isnull=True
+                ).values_list("pk", flat=True)
+            )
+            if released:
+                Delivery.objects.filter(pk__in=released).update(
+                    status=DeliveryStatus.PENDING, next_attempt_at=timezone.now()
+                )
+                transaction.on_commit(lambda: queue.deliveries_send_enqueue(released))
+    return current
+
+
+def subscription_delete(*, subscription: Subscription) -> None:
+    """Delete a subscription with its deliveries and their log."""
+    with transaction.atomic():
+        Subscription.objects.filter(pk=subscription.pk).delete()
 
 
 def subscription_unsubscribe(*, subscription: Subscription) -> Subscription:
@@ -12,3 +134,208 @@ def subscription_unsubscribe(*, subscription: Subscription) -> Subscription:
     )
     subscription.refresh_from_db()
     return subscription
+
+
+def _apply_subscription_data(subscription: Subscription, data: Mapping[str, Any]) -> None:
+    errors: dict[str, str] = {}
+    for name, value in data.items():
+        if name == "endpoint_id":
+            name, value = (
+                "endpoint",
+                (WebhookEndpoint.objects.filter(pk=value).first() if value is not None else None),
+            )
+            if data.get("endpoint_id") is not None and value is None:
+                errors["endpoint"] = "No such webhook endpoint."
+                continue
+        if name in ("milestone_kinds", "event_types"):
+            value = _choice_list(name, value, errors)
+        setattr(subscription, name, value)
+    if subscription.channel == Channel.EMAIL:
+        subscription.endpoint = None
+        owner_email = (subscription.owner.email or "").strip()
+        if not subscription.email:
+            subscription.email = owner_email
+        if not owner_email:
+            errors["email"] = "Your account has no email address; add one before subscribing."
+        elif subscription.email.strip().lower() != owner_email.lower():
+            # Mail only goes to the address on the owner's account, the one that is verified,
+            # so a subscription cannot be used to send alerts to a stranger.
+            errors["email"] = "Email alerts go to your account's address, " + owner_email + "."
+    elif subscription.channel == Channel.WEBHOOK:
+        subscription.email = ""
+        if subscription.endpoint is not None and subscription.endpoint.owner_id != (
+            subscription.owner_id
+        ):
+            errors["endpoint"] = "No such webhook endpoint."
+        if subscription.cadence != Cadence.IMMEDIATE:
+            errors["cadence"] = "Webhook subscriptions are always immediate."
+    if errors:
+        raise ValidationError(errors)
+
+
+def _choice_list(name: str, value: Any, errors: dict) -> list[str]:
+    allowed = MilestoneKind.values if name == "milestone_kinds" else EventType.values
+    if value is None:
+        return []
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        errors[name] = "Give a list."
+        return []
+    values = [str(v) for v in value]
+    unknown = [v for v in values if v not in allowed]
+    if unknown:
+        errors[name] = f"Unknown: {', '.join(unknown)}. Known: {', '.join(allowed)}."
+    return sorted(set(values))
+
+
+# --- Webhook endpoints -----------------------------------------------------------------
+
+
+def endpoint_create(*, owner, data: Mapping[str, Any]) -> WebhookEndpoint:
+    """Create an endpoint with a fresh signing secret (``.secret``, to be shown once).
+
+    A URL whose scheme or literal IP address the SSRF guard refuses is rejected here; a host
+    name is only checked when it is connected to, since its DNS answer can change.
+    """
+    _refuse_unknown(data, _ENDPOINT_FIELDS)
+    endpoint = WebhookEndpoint(owner=owner, secret=secret_generate())
+    for name, value in data.items():
+        setattr(endpoint, name, value)
+    if not endpoint.enabled:
+        endpoint.disabled_reason = "Disabled by its owner."
+        endpoint.disabled_at = timezone.now()
+    _validate_endpoint(endpoint)
+    with transaction.atomic():
+        endpoint.save()
+    return endpoint
+
+
+def endpoint_update(
+    *, endpoint: WebhookEndpoint, data: Mapping[str, Any], expected_version: int | None = None
+) -> WebhookEndpoint:
+    """Change an endpoint's URL, description or enabled flag.
+
+    Re-enabling clears why it was disabled and its failure streak; disabling it cancels the
+    deliveries still waiting to go to it.
+    """
+    _refuse_unknown(data, _ENDPOINT_FIELDS)
+    with transaction.atomic():
+        current = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        _check_version(current, expected_version, "webhook endpoint")
+        was_enabled = current.enabled
+        for name, value in data.items():
+            setattr(current, name, value)
+        if current.enabled and not was_enabled:
+            current.disabled_reason = ""
+            current.disabled_at = None
+            current.failing_since = None
+        elif was_enabled and not current.enabled:
+            current.disabled_reason = "Disabled by its owner."
+            current.disabled_at = timezone.now()
+            deliveries_cancel_for_endpoint(endpoint=current)
+        _validate_endpoint(current)
+        current.version += 1
+        current.save()
+    return current
+
+
+def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
+    """Delete an endpoint with its subscriptions and deliveries."""
+    with transaction.atomic():
+        WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()
+
+
+def endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
+    """Issue a new secret (on ``.secret``, to be shown once); the old one keeps signing for
+    ``WEBHOOK_SECRET_GRACE_HOURS`` so the receiver can switch without dropping messages."""
+    with transaction.atomic():
+        current = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        current.previous_secret = current.secret
+        current.previous_secret_expires_at = timezone.now() + datetime.timedelta(
+            hours=settings.WEBHOOK_SECRET_GRACE_HOURS
+        )
+        current.secret = secret_generate()
+        current.version += 1
+        current.save()
+    return current
+
+
+def endpoint_send_test(*, endpoint: WebhookEndpoint) -> Delivery:
+    """Send a ``webhook.test`` message to the endpoint through the normal pipeline (signed,
+    retried and logged like any delivery)."""
+    if not endpoint.enabled:
+        raise ValidationError("This endpoint is disabled; enable it before sending a test.")
+    with transaction.atomic():
+        delivery = Delivery.objects.create(
+            channel=Channel.WEBHOOK,
+            endpoint=endpoint,
+            event_type=TEST_EVENT_TYPE,
+            message_id=message_id_new(),
+            next_attempt_at=timezone.now(),
+        )
+        transaction.on_commit(lambda: queue.deliveries_send_enqueue([delivery.pk]))
+    return delivery
+
+
+# --- Deliveries ------------------------------------------------------------------------
+
+
+def delivery_redeliver(*, delivery: Delivery) -> Delivery:
+    """Send a delivery again, as a new round of attempts, with the same ``webhook-id``."""
+    with transaction.atomic():
+        current = (
+            Delivery.objects.select_for_update(of=("self",))
+            .select_related("endpoint", "subscription")
+            .get(pk=delivery.pk)
+        )
+        if current.status == DeliveryStatus.SENDING:
+            raise ValidationError("This delivery is being sent right now.")
+        if current.status == DeliveryStatus.HELD:
+            raise ValidationError("This delivery is waiting for its digest.")
+        if current.endpoint is not None and not current.endpoint.enabled:
+            raise ValidationError("Its webhook endpoint is disabled; enable it first.")
+        if current.subscription is not None and not current.subscription.active:
+            raise ValidationError("Its subscription is turned off.")
+        current.status = DeliveryStatus.PENDING
+        current.attempt_count = 0
+        current.next_attempt_at = timezone.now()
+        current.claimed_at = None
+        current.completed_at = None
+        current.save(
+            update_fields=[
+                "status",
+                "attempt_count",
+                "next_attempt_at",
+                "claimed_at",
+                "completed_at",
+            ]
+        )
+        transaction.on_commit(lambda: queue.deliveries_send_enqueue([current.pk]))
+    return current
+
+
+def deliveries_cancel_for_endpoint(*, endpoint: WebhookEndpoint) -> int:
+    """Cancel what is still waiting to go to an endpoint that was disabled."""
+    return Delivery.objects.filter(
+        endpoint=endpoint, status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING]
+    ).update(status=DeliveryStatus.CANCELLED, completed_at=timezone.now(), next_attempt_at=None)
+
+
+# --- Helpers ---------------------------------------------------------------------------
+
+
+def _refuse_unknown(data: Mapping[str, Any], allowed: set[str]) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise ValidationError({name: "This field cannot be set." for name in unknown})
+
+
+def _check_version(row, expected_version: int | None, label: str) -> None:
+    if expected_version is not None and row.version != expected_version:
+        raise ConcurrentUpdateError(label=label, expected=expected_version, current=row.version)
+
+
+def _validate_endpoint(endpoint: WebhookEndpoint) -> None:
+    endpoint.full_clean()
+    problem = url_problem(endpoint.url)
+    if problem:
+        raise ValidationError({"url": problem})

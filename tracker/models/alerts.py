@@ -106,25 +106,93 @@ class DeliveryStatus(models.TextChoices):
     RETRYING = "retrying", "Retrying"
     FAILED = "failed", "Failed"
     CANCELLED = "cancelled", "Cancelled"
+    # Waiting for its subscription's next daily or weekly digest.
+    HELD = "held", "Held for digest"
+
+
+# The event type of the deliveries that "send test event" creates: they have no event.
+TEST_EVENT_TYPE = "webhook.test"
+
+
+class DigestStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed"
+
+
+class Digest(models.Model):
+    """One daily or weekly email gathering a subscription's held deliveries of one period.
+
+    Unique per subscription, cadence and period, so building digests twice sends one email.
+    """
+
+    subscription = models.ForeignKey(Subscription, on_delete=models.CASCADE, related_name="digests")
+    cadence = models.CharField(max_length=16, choices=Cadence.choices)
+    period_start = models.DateTimeField()
+    period_end = models.DateTimeField()
+    status = models.CharField(
+        max_length=16, choices=DigestStatus.choices, default=DigestStatus.PENDING
+    )
+    attempt_count = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-period_start", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "cadence", "period_start"],
+                name="digest_once_per_period",
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.get_cadence_display()} from {self.period_start:%Y-%m-%d}"
 
 
 class Delivery(models.Model):
-    """One event for one subscription: the unit that is sent, retried and redelivered."""
+    """One event for one subscription: the unit that is sent, retried and redelivered.
 
-    event = models.ForeignKey("tracker.Event", on_delete=models.CASCADE, related_name="deliveries")
-    subscription = models.ForeignKey(
-        Subscription, on_delete=models.CASCADE, related_name="deliveries"
+    A test delivery ("send test event") has no event and no subscription, only an endpoint.
+    """
+
+    event = models.ForeignKey(
+        "tracker.Event", null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
     )
+    subscription = models.ForeignKey(
+        Subscription, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    channel = models.CharField(max_length=16, choices=Channel.choices)
+    # The webhook target, kept on the row so test deliveries and the admin filter need no join.
+    endpoint = models.ForeignKey(
+        WebhookEndpoint,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="deliveries",
+    )
+    # Copied from the event (or TEST_EVENT_TYPE) for filtering without a join.
+    event_type = models.CharField(max_length=40, db_index=True)
     status = models.CharField(
         max_length=16, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING
     )
     # Standard Webhooks "webhook-id": the same on every retry and redelivery.
     message_id = models.CharField(max_length=64, unique=True)
-    attempt_count = models.PositiveIntegerField(default=0)
+    attempt_count = models.PositiveIntegerField(
+        default=0, help_text="Attempts in the current round; a redelivery starts a new round."
+    )
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     # When a worker claimed it for sending; a stale claim means the worker died.
     claimed_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    digest = models.ForeignKey(
+        Digest, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -134,13 +202,32 @@ class Delivery(models.Model):
             models.UniqueConstraint(
                 fields=["event", "subscription"], name="delivery_unique_per_event_subscription"
             ),
+            models.CheckConstraint(
+                condition=(Q(event__isnull=False) & Q(subscription__isnull=False))
+                | (
+                    Q(event__isnull=True)
+                    & Q(subscription__isnull=True)
+                    & Q(endpoint__isnull=False)
+                    & Q(event_type=TEST_EVENT_TYPE)
+                ),
+                name="delivery_event_or_test",
+            ),
+            models.CheckConstraint(
+                condition=Q(channel=Channel.EMAIL) | Q(endpoint__isnull=False),
+                name="delivery_webhook_has_endpoint",
+            ),
         ]
         indexes = [
             models.Index(fields=["status", "next_attempt_at"]),
+            models.Index(fields=["status", "claimed_at"]),
         ]
 
     def __str__(self) -> str:
         return f"Delivery {self.message_id} ({self.status})"
+
+    @property
+    def is_test(self) -> bool:
+        return self.event_id is None
 
 
 class DeliveryAttempt(models.Model):

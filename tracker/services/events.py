@@ -4,6 +4,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from tracker.alerts.queue import event_dispatch_enqueue
 from tracker.models import Event, Milestone, Process
 from tracker.snapshots import PAYLOAD_VERSION
 
@@ -32,7 +33,7 @@ def event_record(
     """Append one event; must run inside the transaction that made the change."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("event_record must run inside the transaction of the change.")
-    return Event.objects.create(
+    event = Event.objects.create(
         type=type,
         occurred_at=timezone.now(),
         organization_id=process.organization_id,
@@ -44,3 +45,7 @@ def event_record(
         dedupe_key=dedupe_key,
         **actor_fields(actor),
     )
+    # Ring the alerts doorbell once the change is committed; if the broker is down the
+    # alerts sweep finds the undispatched event instead (tracker.alerts.queue).
+    transaction.on_commit(lambda: event_dispatch_enqueue(event.pk))
+    return event

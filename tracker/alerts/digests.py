@@ -1,0 +1,150 @@
+"""Daily and weekly digests: one email per subscription and period, grouped by process."""
+
+import datetime
+import logging
+
+from django.db import transaction
+from django.db.models import Exists, OuterRef
+from django.utils import timezone
+
+from tracker.models import Subscription
+from tracker.models.alerts import (
+    Cadence,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Digest,
+    DigestStatus,
+)
+
+from . import messages, transports
+from .sending import RESPONSE_KEEP_CHARS, retry_delay
+
+logger = logging.getLogger(__name__)
+
+
+def digest_period(
+    cadence: str, now: datetime.datetime
+) -> tuple[datetime.datetime, datetime.datetime]:
+    """The last complete period before ``now``: yesterday, or last week (Monday to Monday),
+    in the site's time zone."""
+    today = timezone.localtime(now).date()
+    if cadence == Cadence.DAILY:
+        start_day, length = today - datetime.timedelta(days=1), 1
+    elif cadence == Cadence.WEEKLY:
+        this_monday = today - datetime.timedelta(days=today.weekday())
+        start_day, length = this_monday - datetime.timedelta(days=7), 7
+    else:
+        raise ValueError(f"No digest for cadence {cadence!r}.")
+    start = timezone.make_aware(datetime.datetime.combine(start_day, datetime.time.min))
+    return start, start + datetime.timedelta(days=length)
+
+
+def digests_build(*, cadence: str, now: datetime.datetime | None = None) -> list[int]:
+    """Create the digests of the last complete period and return their ids.
+
+    Each takes the subscription's held deliveries created before the period's end (a late
+    one from an earlier period joins the next digest). A subscription with nothing held
+    gets no digest. Safe to run twice: the digest is unique per subscription, cadence and
+    period, so the second run creates nothing.
+    """
+    now = now or timezone.now()
+    start, end = digest_period(cadence, now)
+    held = Delivery.objects.filter(
+        subscription=OuterRef("pk"),
+        status=DeliveryStatus.HELD,
+        digest__isnull=True,
+        created_at__lt=end,
+    )
+    subscriptions = Subscription.objects.filter(cadence=cadence, active=True).filter(Exists(held))
+    created_ids = []
+    for subscription in subscriptions:
+        with transaction.atomic():
+            digest, created = Digest.objects.get_or_create(
+                subscription=subscription,
+                cadence=cadence,
+                period_start=start,
+                defaults={"period_end": end, "next_attempt_at": now},
+            )
+            if not created:
+                continue
+            Delivery.objects.filter(
+                subscription=subscription,
+                status=DeliveryStatus.HELD,
+                digest__isnull=True,
+                created_at__lt=end,
+            ).update(digest=digest)
+        created_ids.append(digest.pk)
+    return created_ids
+
+
+def digest_send(*, digest_id: int) -> bool:
+    """Send one digest if it is due and nobody else is sending it; True when it was sent.
+
+    Claimed with a conditional UPDATE (pending -> sending), so running it twice sends one
+    email. A failed send is retried on the webhook retry schedule.
+    """
+    now = timezone.now()
+    claimed = Digest.objects.filter(
+        pk=digest_id, status=DigestStatus.PENDING, next_attempt_at__lte=now
+    ).update(status=DigestStatus.SENDING, claimed_at=now)
+    if claimed != 1:
+        return False
+    digest = Digest.objects.select_related("subscription", "subscription__owner").get(pk=digest_id)
+    deliveries = list(
+        digest.deliveries.filter(status=DeliveryStatus.HELD)
+        .select_related("event")
+        .order_by("event_id")
+    )
+    if not deliveries or not digest.subscription.active:
+        Digest.objects.filter(pk=digest_id).update(
+            status=DigestStatus.FAILED, claimed_at=None, error="Nothing to send, or unsubscribed."
+        )
+        Delivery.objects.filter(digest=digest, status=DeliveryStatus.HELD).update(
+            status=DeliveryStatus.CANCELLED, completed_at=now
+        )
+        return False
+    outcome = transports.email_send(messages.email_for_digest(digest, deliveries))
+    attempt_count = digest.attempt_count + 1
+    delay = None if outcome.permanent else retry_delay(attempt_count)
+    with transaction.atomic():
+        DeliveryAttempt.objects.bulk_create(
+            DeliveryAttempt(
+                delivery=delivery,
+                attempted_at=outcome.attempted_at,
+                duration_ms=outcome.duration_ms,
+                error=outcome.error[:RESPONSE_KEEP_CHARS],
+                succeeded=outcome.succeeded,
+            )
+            for delivery in deliveries
+        )
+        if outcome.succeeded:
+            Digest.objects.filter(pk=digest_id).update(
+                status=DigestStatus.SENT,
+                attempt_count=attempt_count,
+                sent_at=outcome.attempted_at,
+                claimed_at=None,
+                error="",
+            )
+            Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
+                status=DeliveryStatus.SUCCEEDED, attempt_count=1, completed_at=now
+            )
+        elif delay is None:
+            Digest.objects.filter(pk=digest_id).update(
+                status=DigestStatus.FAILED,
+                attempt_count=attempt_count,
+                claimed_at=None,
+                error=outcome.error,
+            )
+            Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
+                status=DeliveryStatus.FAILED, attempt_count=attempt_count, completed_at=now
+            )
+        else:
+            Digest.objects.filter(pk=digest_id).update(
+                status=DigestStatus.PENDING,
+                attempt_count=attempt_count,
+                claimed_at=None,
+                next_attempt_at=now + delay,
+                error=outcome.error,
+            )
+    return outcome.succeeded

@@ -1,0 +1,75 @@
+"""The SSRF guard's rules: which URLs and which addresses webhooks may reach.
+
+Webhook URLs come from users, so without this anyone could make the server call its own
+admin ports, the cloud metadata service (169.254.169.254) or the private network. The HTTP
+client (tracker.alerts.http) applies ``address_problem`` to the address it actually connects
+to, after DNS resolution, so a host name that resolves to a private address is caught too.
+"""
+
+import ipaddress
+from urllib.parse import urlsplit
+
+from django.conf import settings
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+# Metadata services that are reachable at public-looking or odd addresses.
+_METADATA_ADDRESSES = {
+    ipaddress.ip_address("169.254.169.254"),  # AWS, GCP, Azure, OpenStack
+    ipaddress.ip_address("fd00:ec2::254"),  # AWS over IPv6
+    ipaddress.ip_address("100.100.100.200"),  # Alibaba Cloud
+}
+
+
+class RefusedTarget(Exception):
+    """The guard refused a URL or address; nothing was sent and retrying will not help."""
+
+
+def _allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(net, strict=False) for net in settings.WEBHOOK_ALLOWED_NETWORKS]
+
+
+def address_problem(address: IPAddress) -> str:
+    """Why connecting to ``address`` is refused, or "" when it is allowed."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    if any(address in network for network in _allowed_networks()):
+        return ""
+    if address in _METADATA_ADDRESSES:
+        return f"{address} is a cloud metadata address"
+    for label, flag in (
+        ("loopback", address.is_loopback),
+        ("private", address.is_private),
+        ("link-local", address.is_link_local),
+        ("multicast", address.is_multicast),
+        ("reserved", address.is_reserved),
+        ("unspecified", address.is_unspecified),
+    ):
+        if flag:
+            return f"{address} is a {label} address"
+    if not address.is_global:
+        # Shared address space (100.64.0.0/10) and other special-purpose ranges.
+        return f"{address} is not a public address"
+    return ""
+
+
+def url_problem(url: str) -> str:
+    """Why a webhook URL is refused before any DNS lookup, or "" when it may be tried.
+
+    Checks the scheme and, when the host is a literal IP address, that address. Host names
+    are checked at connect time (their DNS answer can change).
+    """
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        return "Only http:// and https:// URLs can receive webhooks."
+    if parts.scheme == "http" and not settings.WEBHOOK_ALLOW_HTTP:
+        return "Webhook URLs must use https://."
+    host = parts.hostname
+    if not host:
+        return "The URL has no host."
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return ""
+    problem = address_problem(address)
+    return f"Refused: {problem}." if problem else ""

@@ -1,0 +1,92 @@
+"""The periodic sweep: the database is the source of truth, the broker only a doorbell.
+
+Whatever the doorbell missed (broker down at commit, worker killed mid-send) is found here
+by looking at the rows, and queued again; the claims make a repeat harmless.
+"""
+
+import datetime
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db.models import F, Q
+from django.utils import timezone
+
+from tracker.models import Event
+from tracker.models.alerts import Delivery, DeliveryAttempt, DeliveryStatus, Digest, DigestStatus
+
+from . import queue
+
+# Bounds on one sweep's work, so a backlog is worked off over several sweeps.
+_MAX_EVENTS = 500
+_MAX_DELIVERIES = 2000
+_BATCH = 100
+
+
+@dataclass
+class SweepReport:
+    reclaimed: int = 0
+    events: int = 0
+    deliveries: int = 0
+    digests: int = 0
+
+
+def alerts_sweep() -> SweepReport:
+    """Reclaim stale claims, then queue undispatched events and due deliveries and digests.
+
+    Work younger than ``ALERTS_SWEEP_GRACE`` is left to the doorbell that is probably
+    ringing for it already. Running it twice queues the same ids twice, which the claims
+    turn into one send.
+    """
+    now = timezone.now()
+    report = SweepReport()
+    # A claim older than one send's total timeout plus a margin belongs to a dead worker.
+    stale = now - datetime.timedelta(
+        seconds=settings.WEBHOOK_TOTAL_TIMEOUT + settings.ALERTS_RECLAIM_MARGIN
+    )
+    report.reclaimed = Delivery.objects.filter(
+        status=DeliveryStatus.SENDING, claimed_at__lt=stale
+    ).update(status=DeliveryStatus.RETRYING, next_attempt_at=F("claimed_at"), claimed_at=None)
+    report.reclaimed += Digest.objects.filter(
+        status=DigestStatus.SENDING, claimed_at__lt=stale
+    ).update(status=DigestStatus.PENDING, claimed_at=None, next_attempt_at=now)
+
+    settled = now - datetime.timedelta(seconds=settings.ALERTS_SWEEP_GRACE)
+    event_ids = list(
+        Event.objects.filter(dispatched_at__isnull=True, occurred_at__lte=settled)
+        .order_by("id")
+        .values_list("pk", flat=True)[:_MAX_EVENTS]
+    )
+    for event_id in event_ids:
+        queue.event_dispatch_enqueue(event_id)
+    report.events = len(event_ids)
+
+    # Retries have no doorbell: the sweep is what sends them, as soon as they are due.
+    due = Q(attempt_count=0, next_attempt_at__lte=settled) | Q(
+        attempt_count__gt=0, next_attempt_at__lte=now
+    )
+    delivery_ids = list(
+        Delivery.objects.filter(due, status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING])
+        .order_by("next_attempt_at", "id")
+        .values_list("pk", flat=True)[:_MAX_DELIVERIES]
+    )
+    for start in range(0, len(delivery_ids), _BATCH):
+        queue.deliveries_send_enqueue(delivery_ids[start : start + _BATCH])
+    report.deliveries = len(delivery_ids)
+
+    digest_ids = list(
+        Digest.objects.filter(status=DigestStatus.PENDING, next_attempt_at__lte=now).values_list(
+            "pk", flat=True
+        )[:100]
+    )
+    for digest_id in digest_ids:
+        queue.digest_send_enqueue(digest_id)
+    report.digests = len(digest_ids)
+    return report
+
+
+def attempts_prune(*, now: datetime.datetime | None = None) -> int:
+    """Delete delivery attempts older than ``ALERTS_ATTEMPT_RETENTION_DAYS``; returns how many."""
+    now = now or timezone.now()
+    cutoff = now - datetime.timedelta(days=settings.ALERTS_ATTEMPT_RETENTION_DAYS)
+    deleted, _ = DeliveryAttempt.objects.filter(attempted_at__lt=cutoff).delete()
+    return deleted

@@ -1,0 +1,98 @@
+"""Sending one prepared message over one channel. The only alert code that does network I/O
+(webhooks through tracker.alerts.http, email through Django's mail backend).
+
+A transport never raises for a failed send: it returns an Outcome that the caller records as
+a DeliveryAttempt, so every try is logged the same way whatever went wrong.
+"""
+
+import datetime
+import smtplib
+import time
+from dataclasses import dataclass, field
+
+from django.core.mail import EmailMultiAlternatives
+from django.utils import timezone
+
+from . import http
+from .guard import RefusedTarget
+from .signing import signature_header
+
+
+@dataclass
+class Outcome:
+    attempted_at: datetime.datetime
+    duration_ms: int = 0
+    succeeded: bool = False
+    http_status: int | None = None
+    response_body: str = ""
+    error: str = ""
+    # Retrying will not help (refused by the SSRF guard, recipient refused).
+    permanent: bool = False
+    # The receiver answered 410 Gone: it wants no more webhooks.
+    gone: bool = False
+
+
+@dataclass
+class WebhookMessage:
+    url: str
+    message_id: str
+    body: str
+    secrets: list[str] = field(default_factory=list)
+
+
+def webhook_send(message: WebhookMessage) -> Outcome:
+    """POST one signed Standard Webhooks message; success is a 2xx answer only."""
+    now = timezone.now()
+    outcome = Outcome(attempted_at=now)
+    headers = {
+        "content-type": "application/json",
+        "user-agent": "MilestoneTracker-Webhooks/1",
+        "webhook-id": message.message_id,
+        # The signing time, not the event's: receivers reject timestamps that are too old.
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": signature_header(
+            secrets_in_use=message.secrets,
+            message_id=message.message_id,
+            timestamp=now,
+            body=message.body,
+        ),
+    }
+    started = time.monotonic()
+    try:
+        response = http.post(message.url, body=message.body.encode(), headers=headers)
+    except RefusedTarget as error:
+        outcome.error = str(error)
+        outcome.permanent = True
+    except http.RequestFailed as error:
+        outcome.error = str(error)
+    else:
+        outcome.http_status = response.status
+        outcome.response_body = response.body.decode("utf-8", errors="replace")
+        outcome.succeeded = 200 <= response.status < 300
+        if response.status == 410:
+            outcome.gone = True
+            outcome.permanent = True
+            outcome.error = "The receiver answered 410 Gone."
+        elif 300 <= response.status < 400:
+            outcome.error = f"Answered {response.status}; redirects are not followed."
+        elif not outcome.succeeded:
+            outcome.error = f"Answered {response.status}; only 2xx counts as success."
+    outcome.duration_ms = round((time.monotonic() - started) * 1000)
+    return outcome
+
+
+def email_send(message: EmailMultiAlternatives) -> Outcome:
+    """Hand one email to the configured mail backend (SMTP in production)."""
+    outcome = Outcome(attempted_at=timezone.now())
+    started = time.monotonic()
+    try:
+        message.send(fail_silently=False)
+    except smtplib.SMTPRecipientsRefused as error:
+        outcome.error = f"The mail server refused the recipient: {error.recipients}"
+        outcome.permanent = True
+    except (smtplib.SMTPException, OSError) as error:
+        outcome.error = f"Sending mail failed: {error}"
+    else:
+        outcome.succeeded = True
+    outcome.duration_ms = round((time.monotonic() - started) * 1000)
+    return outcome
