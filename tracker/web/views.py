@@ -1,0 +1,233 @@
+"""Pages and feeds. Views parse the request, call selectors (reads) or a service (the one
+write, unsubscribing) and render; they never touch models directly."""
+
+import itertools
+from collections import defaultdict
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods, require_safe
+
+from tracker.alerts.services import subscription_unsubscribe
+from tracker.alerts.unsubscribe import unsubscribe_token_read
+from tracker.models import Milestone, MilestoneStatus, Subscription
+from tracker.models.alerts import Channel
+
+from . import selectors
+from .access import public_read
+from .calendar import milestone_calendar
+from .feeds import EventFeed, FeedRequest
+from .filters import FilterError, event_filters_parse
+from .history import describe_events
+from .timeline import timeline_entries
+
+UPCOMING_LENGTH = 10
+OVERDUE_LENGTH = 25
+HISTORY_LENGTH = 20
+LATEST_CHANGES_LENGTH = 15
+
+
+@require_safe
+@public_read
+def dashboard(request: HttpRequest) -> HttpResponse:
+    today = timezone.localdate()
+    processes = list(selectors.dashboard_process_list(today=today))
+    by_organization = [
+        (group[0].organization, group)
+        for _, grouped in itertools.groupby(processes, key=lambda p: p.organization_id)
+        for group in [list(grouped)]
+    ]
+    context = {
+        "nav": "dashboard",
+        "today": today,
+        "by_organization": by_organization,
+        "overdue": timeline_entries(
+            list(selectors.milestone_overdue_list(today=today)[:OVERDUE_LENGTH]),
+            today=today,
+            full=False,
+        ),
+        "upcoming": timeline_entries(
+            list(selectors.milestone_upcoming_list(today=today)[:UPCOMING_LENGTH]),
+            today=today,
+            full=False,
+        ),
+        "latest_changes": describe_events(selectors.event_list()[:LATEST_CHANGES_LENGTH]),
+    }
+    return render(request, "web/dashboard.html", context)
+
+
+@require_safe
+@public_read
+def organization_index(request: HttpRequest) -> HttpResponse:
+    context = {"nav": "organizations", "organizations": selectors.organization_list()}
+    return render(request, "web/organization_list.html", context)
+
+
+@require_safe
+@public_read
+def organization_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    organization = selectors.organization_get(slug=slug)
+    if organization is None:
+        raise Http404(f"There is no organization {slug!r}.")
+    today = timezone.localdate()
+    processes = list(selectors.organization_process_list(organization=organization))
+    milestones = selectors.timeline_milestone_list(process_ids=[p.pk for p in processes])
+    entries = defaultdict(list)
+    for entry in timeline_entries(list(milestones), today=today):
+        entries[entry.milestone.process_id].append(entry)
+    context = {
+        "nav": "organizations",
+        "organization": organization,
+        "processes": [(process, entries[process.pk]) for process in processes],
+        "history": describe_events(
+            selectors.event_list(organization_id=organization.pk)[:HISTORY_LENGTH]
+        ),
+        "feed_query": f"organization={organization.slug}",
+    }
+    return render(request, "web/organization_detail.html", context)
+
+
+@require_safe
+@public_read
+def process_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    process = selectors.process_get(pk=pk)
+    if process is None:
+        raise Http404(f"There is no process #{pk}.")
+    today = timezone.localdate()
+    entries = timeline_entries(
+        list(selectors.timeline_milestone_list(process_ids=[process.pk])), today=today
+    )
+    completed = sum(1 for e in entries if e.milestone.status == MilestoneStatus.COMPLETED)
+    # As on the dashboard: a cancelled milestone will never be completed, so it is not counted.
+    counted = sum(1 for e in entries if e.milestone.status != MilestoneStatus.CANCELLED)
+    context = {
+        "nav": "organizations",
+        "process": process,
+        "organization": process.organization,
+        "entries": entries,
+        "completed": completed,
+        "counted": counted,
+        "overdue_count": sum(1 for e in entries if e.is_overdue),
+        "history": describe_events(selectors.event_list(process_id=process.pk)[:HISTORY_LENGTH]),
+        "feed_query": f"process={process.pk}",
+    }
+    return render(request, "web/process_detail.html", context)
+
+
+@require_safe
+@public_read
+def events_feed(request: HttpRequest) -> HttpResponse:
+    try:
+        filters = event_filters_parse(request.GET)
+    except FilterError as error:
+        return HttpResponseBadRequest(
+            f"Bad feed filter: {error}\n", content_type="text/plain; charset=utf-8"
+        )
+    feed_request = FeedRequest(filters=filters, url=request.build_absolute_uri())
+    return EventFeed()(request, feed_request=feed_request)
+
+
+def _calendar_response(
+    request: HttpRequest, *, milestones, name: str, filename: str
+) -> HttpResponse:
+    def page_url(milestone: Milestone) -> str:
+        path = reverse("web_process", args=[milestone.process_id])
+        return request.build_absolute_uri(f"{path}#milestone-{milestone.pk}")
+
+    body = milestone_calendar(milestones=milestones, name=name, page_url=page_url)
+    response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
+    response["Content-Disposition"] = f'inline; filename="{filename}"'
+    return response
+
+
+@require_safe
+@public_read
+def calendar_all(request: HttpRequest) -> HttpResponse:
+    return _calendar_response(
+        request,
+        milestones=selectors.calendar_milestone_list(),
+        name="Milestone Tracker: target dates",
+        filename="milestones.ics",
+    )
+
+
+@require_safe
+@public_read
+def calendar_organization(request: HttpRequest, slug: str) -> HttpResponse:
+    organization = selectors.organization_get(slug=slug)
+    if organization is None:
+        raise Http404(f"There is no organization {slug!r}.")
+    return _calendar_response(
+        request,
+        milestones=selectors.calendar_milestone_list(organization=organization),
+        name=f"{organization.name}: target dates",
+        filename=f"{organization.slug}.ics",
+    )
+
+
+@require_safe
+@public_read
+def calendar_process(request: HttpRequest, pk: int) -> HttpResponse:
+    process = selectors.process_get(pk=pk)
+    if process is None:
+        raise Http404(f"There is no process #{pk}.")
+    return _calendar_response(
+        request,
+        milestones=selectors.calendar_milestone_list(process=process),
+        name=f"{process.organization.name}, {process.title}: target dates",
+        filename=f"{process.organization.slug}-{process.slug}.ics",
+    )
+
+
+# The signed token is the credential, and RFC 8058 one-click unsubscribes arrive from mail
+# providers as a bare POST (body "List-Unsubscribe=One-Click") with no cookie and no CSRF
+# token, so CSRF protection cannot apply. GET only shows what would be unsubscribed, because
+# mail scanners fetch links; only POST changes anything. Open to everyone whatever
+# TRACKER_PUBLIC_READ says: people unsubscribe without an account here.
+@csrf_exempt
+@require_http_methods(["GET", "HEAD", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    subscription = unsubscribe_token_read(token)
+    if subscription is None:
+        response = render(
+            request,
+            "404.html",
+            {
+                "message": (
+                    "This unsubscribe link is not valid: it may have been cut short or "
+                    "altered, or the subscription no longer exists. Copy the whole link from "
+                    "the email, or manage your subscriptions after logging in."
+                )
+            },
+            status=404,
+        )
+    else:
+        was_active = subscription.active
+        if request.method == "POST":
+            subscription = subscription_unsubscribe(subscription=subscription)
+        response = render(
+            request,
+            "web/unsubscribe.html",
+            {
+                "subscription": subscription,
+                "done": request.method == "POST",
+                "was_active": was_active,
+                "target": _subscription_target(subscription),
+                "scope": selectors.subscription_scope(subscription=subscription),
+            },
+        )
+    # The token is in the URL: keep it out of Referer headers and search engines.
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+def _subscription_target(subscription: Subscription) -> str:
+    """Where the alerts go, partly masked: the page is open to whoever holds the link."""
+    if subscription.channel == Channel.EMAIL:
+        local, _, domain = subscription.email.partition("@")
+        return f"email to {local[:1]}{'•' * 3}@{domain}"
+    return "webhook"
