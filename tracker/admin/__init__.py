@@ -1,3 +1,4 @@
 """Admin registrations, one module per area."""
 
 from . import record  # noqa: F401
+from . import tokens  # noqa: F401

@@ -114,7 +114,7 @@ class ServiceViewSet(StrictQueryParamsMixin, VersionedMixin, viewsets.ModelViewS
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         instance = self._reloaded(self.service_create(*self._split(serializer.validated_data)))
-        location = reverse(f"{self.basename}-detail", args=[instance.pk], request=request)
+        location = reverse(f"api:{self.basename}-detail", args=[instance.pk], request=request)
         return self.detail_response(
             instance, status_code=status.HTTP_201_CREATED, headers={"Location": location}
         )

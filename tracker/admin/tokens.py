@@ -1,0 +1,71 @@
+"""Admin for API tokens: creating one shows its key once; tokens are revoked, not edited."""
+
+from django import forms
+from django.contrib import admin, messages
+from django.utils import timezone
+
+from tracker.models import ApiToken
+from tracker.services.tokens import api_token_create, api_token_revoke
+
+
+class ApiTokenCreateForm(forms.ModelForm):
+    class Meta:
+        model = ApiToken
+        fields = ["user", "name"]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    list_display = ["name", "user", "prefix", "created_at", "last_used_at", "status"]
+    list_filter = [("revoked_at", admin.EmptyFieldListFilter)]
+    search_fields = ["name", "prefix", "user__username"]
+    list_select_related = ["user"]
+    autocomplete_fields = ["user"]
+    actions = ["revoke"]
+    readonly_fields = ["user", "name", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+    @admin.display(description="status")
+    def status(self, token: ApiToken) -> str:
+        if token.is_active:
+            return "active"
+        return f"revoked {timezone.localtime(token.revoked_at):%Y-%m-%d %H:%M}"
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        if obj is None:
+            kwargs["form"] = ApiTokenCreateForm
+        return super().get_form(request, obj, change=change, **kwargs)
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.readonly_fields if obj is not None else []
+
+    def get_fields(self, request, obj=None):
+        return ["user", "name"] if obj is None else self.readonly_fields
+
+    def has_change_permission(self, request, obj=None):
+        # Nothing about a token changes but its revocation (the "revoke" action).
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        # Revoked tokens are kept: they say who had access and until when.
+        return False
+
+    def save_model(self, request, obj, form, change):
+        token, raw_key = api_token_create(
+            user=form.cleaned_data["user"], name=form.cleaned_data["name"]
+        )
+        # The admin goes on to log and redirect with ``obj``; make it the created row.
+        obj.pk = token.pk
+        obj.prefix, obj.key_hash, obj.created_at = token.prefix, token.key_hash, token.created_at
+        obj._state.adding = False
+        self.message_user(
+            request,
+            f"The key of “{token.name}” is {raw_key} — copy it now: it is not stored and will "
+            "not be shown again.",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Revoke the selected tokens", permissions=["change"])
+    def revoke(self, request, queryset):
+        for token in queryset.filter(revoked_at__isnull=True):
+            api_token_revoke(token=token)
+        self.message_user(request, "Revoked.", messages.SUCCESS)
