@@ -13,3 +13,22 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 DATABASES = {"default": env.db("DATABASE_URL", default="postgres://postgres@127.0.0.1:5432/test")}
+
+# --- Alerts ------------------------------------------------------------------------------
+# Short waits so retries, timeouts and reclaims happen within a test's time budget.
+WEBHOOK_CONNECT_TIMEOUT = 1.0
+WEBHOOK_TOTAL_TIMEOUT = 2.0
+WEBHOOK_RETRY_SCHEDULE = [0, 1, 2]
+WEBHOOK_RETRY_JITTER = 0.0
+ALERTS_RECLAIM_MARGIN = 1.0
+ALERTS_SWEEP_GRACE = 0.5
+ALERTS_SWEEP_INTERVAL = 0.5
+CELERY_BEAT_SCHEDULE = {
+    "alerts-sweep": {"task": "tracker.tasks.alerts_sweep", "schedule": ALERTS_SWEEP_INTERVAL},
+}
+# The local receivers of the tests listen on 127.0.0.1 over plain http.
+WEBHOOK_ALLOW_HTTP = True
+WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+# The end-to-end tests start a worker that mails a local aiosmtpd server.
+if env("ALERTS_TEST_EMAIL_URL", default=""):
+    vars().update(env.email_url("ALERTS_TEST_EMAIL_URL"))

@@ -1,0 +1,174 @@
+"""Real parts for the alerts tests: a local webhook receiver, an aiosmtpd SMTP server and a
+Celery worker subprocess (with its embedded beat running the sweep) on the real Redis and
+the test database that pytest-django created."""
+
+import email
+import email.policy
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from aiosmtpd.controller import Controller
+from django.conf import settings
+
+from tests.factories import UserFactory
+
+from .receiver import Receiver
+
+ROOT = Path(__file__).resolve().parents[2]
+WORKER_READY_TIMEOUT = 60
+
+
+@pytest.fixture
+def receiver():
+    server = Receiver().start()
+    yield server
+    server.stop()
+
+
+class _Inbox:
+    """What the SMTP server received, parsed."""
+
+    def __init__(self):
+        self.messages: list[email.message.EmailMessage] = []
+        self._arrived = threading.Condition()
+
+    async def handle_DATA(self, server, session, envelope):
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        with self._arrived:
+            self.messages.append(message)
+            self._arrived.notify_all()
+        return "250 Message accepted"
+
+    def wait_for(self, count: int, timeout: float = 20.0) -> list:
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while len(self.messages) < count:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(f"{len(self.messages)} of {count} emails arrived")
+                self._arrived.wait(remaining)
+            return list(self.messages)
+
+
+@pytest.fixture
+def smtp_server():
+    inbox = _Inbox()
+    with socket.socket() as probe:  # aiosmtpd's readiness check needs a real port
+        probe.bind(("127.0.0.1", 0))
+        inbox.port = probe.getsockname()[1]
+    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    controller.start()
+    yield inbox
+    controller.stop()
+
+
+class Worker:
+    """``celery -A config worker -B`` against the test database; always stopped at teardown."""
+
+    def __init__(self, workdir: Path, env: dict[str, str]):
+        self.workdir = workdir
+        self.env = env
+        self.process: subprocess.Popen | None = None
+        self.starts = 0
+
+    def start(self) -> "Worker":
+        from config.celery_app import app
+
+        # Messages left in the queue by earlier tests name rows that no longer exist.
+        app.control.purge()
+        self.starts += 1
+        log = self.workdir / f"worker-{self.starts}.log"
+        command = [
+            sys.executable, "-m", "celery", "-A", "config", "worker", "-B",
+            "-s", str(self.workdir / f"beat-{self.starts}"),
+            "--pool", "threads", "-c", "4", "-l", "INFO",
+            "--without-mingle", "--without-gossip", "--without-heartbeat",
+            "-n", f"alerts-test-{uuid.uuid4().hex[:8]}@%h",
+        ]  # fmt: skip
+        self.log = log
+        self.process = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=self.env,
+            stdout=log.open("wb"),
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + WORKER_READY_TIMEOUT
+        while b" ready." not in log.read_bytes():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise AssertionError("The Celery worker did not start:\n" + self.output())
+            time.sleep(0.1)
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL, as when a machine dies: no cleanup, no acknowledgements."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-5000:] if self.log.exists() else ""
+
+
+def _database_url() -> str:
+    db = settings.DATABASES["default"]
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    return (
+        f"postgres://{db.get('USER') or 'postgres'}{password}@{db.get('HOST') or '127.0.0.1'}:"
+        f"{db.get('PORT') or 5432}/{db['NAME']}"
+    )
+
+
+@pytest.fixture
+def worker_env(transactional_db, smtp_server, tmp_path):
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "config.settings.test",
+        "DATABASE_URL": _database_url(),
+        "REDIS_URL": settings.REDIS_URL,
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "ALERTS_TEST_EMAIL_URL": f"smtp://127.0.0.1:{smtp_server.port}",
+        "PYTHONUNBUFFERED": "1",
+    }
+    return env
+
+
+@pytest.fixture
+def worker(worker_env, tmp_path, request):
+    """A Worker, not yet started (tests start, kill and restart it)."""
+    controller = Worker(tmp_path, worker_env)
+    yield controller
+    controller.stop()
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print(controller.output())  # shown with the failure
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    outcome = yield
+    report = outcome.get_result()
+    setattr(item, f"rep_{report.when}", report)
+
+
+@pytest.fixture
+def owner(db):
+    return UserFactory(username="subscriber", email="subscriber@example.com")

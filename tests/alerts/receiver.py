@@ -1,0 +1,188 @@
+"""A real local HTTP server that receives webhooks, for the tests and the benchmarks.
+
+It records every request (headers, body, arrival time), counts TCP connections, and answers
+from a per-path script of (status, delay) pairs, then 200. Run as a program it serves in its
+own process (the benchmarks do that, so that it does not share a GIL with what it measures):
+
+    python -m tests.alerts.receiver --port 0     # prints the port, then serves
+"""
+
+import argparse
+import contextlib
+import json
+import socket
+import sys
+import threading
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+
+@dataclass
+class Received:
+    path: str
+    headers: dict[str, str]
+    body: bytes
+    received_at: float  # time.time()
+
+    @property
+    def webhook_id(self) -> str:
+        return self.headers.get("webhook-id", "")
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"  # keep-alive, like real receivers
+
+    def log_message(self, format, *args):
+        pass
+
+    def do_POST(self):
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length)
+        receiver: Receiver = self.server.receiver
+        receiver._record(
+            Received(
+                path=self.path,
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=body,
+                received_at=time.time(),
+            )
+        )
+        status, delay, extra_headers = receiver._next_answer(self.path)
+        if delay:
+            time.sleep(delay)
+        payload = b'{"ok": true}' if 200 <= status < 300 else b'{"error": "scripted"}'
+        try:
+            self.send_response(status)
+            for name, value in extra_headers.items():
+                self.send_header(name, value)
+            self.send_header("content-type", "application/json")
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+        except OSError:
+            pass  # the sender gave up (timeout) or died
+
+    def do_GET(self):
+        receiver: Receiver = self.server.receiver
+        if self.path == "/_stats":
+            payload = json.dumps(receiver.stats()).encode()
+        elif self.path == "/_log":
+            payload = json.dumps(
+                [{"id": r.webhook_id, "at": r.received_at} for r in receiver.snapshot()]
+            ).encode()
+        else:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 1024
+
+    def get_request(self):
+        sock, address = super().get_request()
+        with self.receiver._lock:
+            self.receiver.connections += 1
+        return sock, address
+
+
+class _Server6(_Server):
+    address_family = socket.AF_INET6
+
+
+class Receiver:
+    """Start with ``start()``; ``url(path)`` gives the address; ``requests`` what arrived."""
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0):
+        server_class = _Server6 if ":" in host else _Server
+        self._server = server_class((host, port), _Handler)
+        self._server.receiver = self
+        self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)
+        self._scripts: dict[str, deque] = defaultdict(deque)
+        self.requests: list[Received] = []
+        self.connections = 0
+        self.host = host
+        self.port = self._server.server_address[1]
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> "Receiver":
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def url(self, path: str = "/hook") -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}{path}"
+
+    def script(self, path: str, *answers: tuple) -> None:
+        """Answers for the next requests to ``path``: (status,), (status, delay) or
+        (status, delay, headers); afterwards 200 at once."""
+        with self._lock:
+            self._scripts[path].extend(answers)
+
+    def _next_answer(self, path: str) -> tuple[int, float, dict]:
+        with self._lock:
+            answer = self._scripts[path].popleft() if self._scripts[path] else (200,)
+        delay = answer[1] if len(answer) > 1 else 0.0
+        headers = answer[2] if len(answer) > 2 else {}
+        return answer[0], delay, headers
+
+    def _record(self, received: Received) -> None:
+        with self._arrived:
+            self.requests.append(received)
+            self._arrived.notify_all()
+
+    def snapshot(self) -> list[Received]:
+        with self._lock:
+            return list(self.requests)
+
+    def stats(self) -> dict:
+        with self._lock:
+            return {"requests": len(self.requests), "connections": self.connections}
+
+    def wait_for(self, count: int, timeout: float = 20.0, path: str | None = None) -> list:
+        """Wait until ``count`` requests (to ``path``, if given) arrived; return them."""
+        deadline = time.monotonic() + timeout
+        with self._arrived:
+            while True:
+                found = [r for r in self.requests if path is None or r.path == path]
+                if len(found) >= count:
+                    return found
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError(
+                        f"{len(found)} of {count} expected requests arrived in {timeout} s"
+                    )
+                self._arrived.wait(remaining)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    receiver = Receiver(args.host, args.port)
+    print(receiver.port, flush=True)
+    with contextlib.suppress(KeyboardInterrupt):
+        receiver._server.serve_forever()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

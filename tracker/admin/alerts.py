@@ -1,0 +1,277 @@
+"""Admin for alerts: subscriptions, webhook endpoints, the delivery log and digests.
+
+Saves go through tracker.alerts.services like the API's; the delivery log is read-only
+apart from its actions (redeliver; send a test event from the endpoints' list).
+"""
+
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.db.models import Count
+from django.http import HttpResponseRedirect
+from django.utils.html import format_html
+
+from tracker.alerts.services import (
+    delivery_redeliver,
+    endpoint_create,
+    endpoint_delete,
+    endpoint_rotate_secret,
+    endpoint_send_test,
+    endpoint_update,
+    subscription_create,
+    subscription_delete,
+    subscription_update,
+)
+from tracker.models import Subscription, WebhookEndpoint
+from tracker.models.alerts import Delivery, DeliveryAttempt, Digest
+from tracker.services.errors import ConcurrentUpdateError
+
+
+def _adopt(target, saved) -> None:
+    """Make the admin's in-memory object the row the service saved (for redirects, messages)."""
+    for field in saved._meta.concrete_fields:
+        setattr(target, field.attname, getattr(saved, field.attname))
+    target._state.adding = False
+
+
+class _ServiceErrorsMixin:
+    """A refusal raised by a service during save becomes a message, not a server error."""
+
+    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
+        try:
+            return super().changeform_view(request, object_id, form_url, extra_context)
+        except (ConcurrentUpdateError, ValidationError) as error:
+            text = error.messages if isinstance(error, ValidationError) else [str(error)]
+            for line in text:
+                self.message_user(request, line, level=messages.ERROR)
+            return HttpResponseRedirect(request.get_full_path())
+
+
+@admin.register(Subscription)
+class SubscriptionAdmin(_ServiceErrorsMixin, admin.ModelAdmin):
+    list_display = ["__str__", "owner", "channel", "cadence", "active", "created_at"]
+    list_filter = ["channel", "cadence", "active"]
+    search_fields = ["name", "email", "owner__username", "endpoint__url"]
+    autocomplete_fields = ["owner"]
+    filter_horizontal = ["organizations", "processes"]
+    fields = [
+        "owner",
+        "name",
+        "channel",
+        "email",
+        "endpoint",
+        "cadence",
+        "active",
+        "organizations",
+        "processes",
+        "milestone_kinds",
+        "event_types",
+    ]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["owner"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        data = {
+            name: form.cleaned_data[name]
+            for name in self.fields
+            if name in form.cleaned_data and name not in ("owner", "organizations", "processes")
+        }
+        organizations = form.cleaned_data.get("organizations", ())
+        processes = form.cleaned_data.get("processes", ())
+        if change:
+            saved = subscription_update(
+                subscription=obj,
+                data=data,
+                organizations=organizations,
+                processes=processes,
+            )
+        else:
+            saved = subscription_create(
+                owner=form.cleaned_data["owner"],
+                data=data,
+                organizations=organizations,
+                processes=processes,
+            )
+        _adopt(obj, saved)
+
+    def save_related(self, request, form, formsets, change):
+        pass  # the service has set the filters
+
+    def delete_model(self, request, obj):
+        subscription_delete(subscription=obj)
+
+    def delete_queryset(self, request, queryset):
+        for subscription in queryset:
+            subscription_delete(subscription=subscription)
+
+
+@admin.register(WebhookEndpoint)
+class WebhookEndpointAdmin(_ServiceErrorsMixin, admin.ModelAdmin):
+    list_display = ["url", "owner", "description", "enabled", "disabled_reason", "failing_since"]
+    list_filter = ["enabled"]
+    search_fields = ["url", "description", "owner__username"]
+    autocomplete_fields = ["owner"]
+    fields = [
+        "owner",
+        "url",
+        "description",
+        "enabled",
+        "disabled_reason",
+        "disabled_at",
+        "failing_since",
+        "previous_secret_expires_at",
+    ]
+    readonly_fields = [
+        "disabled_reason",
+        "disabled_at",
+        "failing_since",
+        "previous_secret_expires_at",
+    ]
+    actions = ["send_test_event", "rotate_secret"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return [*self.readonly_fields, "owner"] if obj else self.readonly_fields
+
+    def save_model(self, request, obj, form, change):
+        data = {name: form.cleaned_data[name] for name in ("url", "description", "enabled")}
+        if change:
+            saved = endpoint_update(endpoint=obj, data=data)
+        else:
+            saved = endpoint_create(owner=form.cleaned_data["owner"], data=data)
+            self._show_secret(request, saved)
+        _adopt(obj, saved)
+
+    def delete_model(self, request, obj):
+        endpoint_delete(endpoint=obj)
+
+    def delete_queryset(self, request, queryset):
+        for endpoint in queryset:
+            endpoint_delete(endpoint=endpoint)
+
+    def _show_secret(self, request, endpoint):
+        self.message_user(
+            request,
+            format_html(
+                "Signing secret for {}: <code>{}</code> (shown once; copy it now).",
+                endpoint.url,
+                endpoint.secret,
+            ),
+            level=messages.WARNING,
+        )
+
+    @admin.action(description="Send a test event", permissions=["change"])
+    def send_test_event(self, request, queryset):
+        for endpoint in queryset:
+            try:
+                delivery = endpoint_send_test(endpoint=endpoint)
+            except ValidationError as error:
+                self.message_user(request, f"{endpoint}: {error.messages[0]}", messages.ERROR)
+            else:
+                self.message_user(
+                    request, f"{endpoint}: test delivery {delivery.message_id} queued."
+                )
+
+    @admin.action(description="Rotate the signing secret", permissions=["change"])
+    def rotate_secret(self, request, queryset):
+        for endpoint in queryset:
+            self._show_secret(request, endpoint_rotate_secret(endpoint=endpoint))
+
+
+class DeliveryAttemptInline(admin.TabularInline):
+    model = DeliveryAttempt
+    extra = 0
+    can_delete = False
+    fields = ["attempted_at", "duration_ms", "succeeded", "http_status", "error", "response_body"]
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(admin.ModelAdmin):
+    list_display = [
+        "message_id",
+        "event_type",
+        "channel",
+        "target",
+        "status",
+        "attempt_count",
+        "next_attempt_at",
+        "created_at",
+    ]
+    list_filter = ["status", "channel", "event_type", "endpoint"]
+    search_fields = ["message_id", "endpoint__url", "subscription__email"]
+    list_select_related = ["endpoint", "subscription"]
+    inlines = [DeliveryAttemptInline]
+    actions = ["redeliver"]
+    readonly_fields = [
+        "message_id",
+        "event",
+        "subscription",
+        "channel",
+        "endpoint",
+        "event_type",
+        "status",
+        "attempt_count",
+        "next_attempt_at",
+        "claimed_at",
+        "completed_at",
+        "digest",
+        "created_at",
+    ]
+    fields = readonly_fields
+
+    @admin.display(description="To")
+    def target(self, delivery):
+        if delivery.endpoint_id:
+            return delivery.endpoint.url
+        return delivery.subscription.email if delivery.subscription_id else ""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a log: only the redeliver action changes it, through the service
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def has_redeliver_permission(self, request):
+        return request.user.has_perm("tracker.change_delivery")
+
+    @admin.action(description="Redeliver (same webhook-id)", permissions=["redeliver"])
+    def redeliver(self, request, queryset):
+        done = 0
+        for delivery in queryset:
+            try:
+                delivery_redeliver(delivery=delivery)
+            except ValidationError as error:
+                self.message_user(request, f"{delivery}: {error.messages[0]}", messages.ERROR)
+            else:
+                done += 1
+        if done:
+            self.message_user(request, f"{done} deliver{'y' if done == 1 else 'ies'} queued again.")
+
+
+@admin.register(Digest)
+class DigestAdmin(admin.ModelAdmin):
+    list_display = ["subscription", "cadence", "period_start", "status", "sent_at", "size"]
+    list_filter = ["cadence", "status"]
+    readonly_fields = [f.name for f in Digest._meta.fields]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(size=Count("deliveries"))
+
+    @admin.display(description="Changes", ordering="size")
+    def size(self, digest):
+        return digest.size
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
