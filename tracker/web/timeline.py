@@ -48,7 +48,7 @@ class TimelineEntry:
 
     @property
     def schedule_label(self) -> str:
-        """"Slip" once a milestone is late or done; before that, its schedule."""
+        """ "Slip" once a milestone is late or done; before that, its schedule."""
         return "Slip" if self.slip_days is not None or self.is_overdue else "Schedule"
 
     @property

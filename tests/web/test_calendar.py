@@ -1,0 +1,123 @@
+import datetime
+
+import pytest
+from django.urls import reverse
+from icalendar import Calendar
+
+from tracker.models import Milestone
+from tracker.services.milestones import milestone_update
+
+
+def _calendar(client, url: str) -> Calendar:
+    response = client.get(url)
+    assert response.status_code == 200, response.content
+    assert response["Content-Type"] == "text/calendar; charset=utf-8"
+    return Calendar.from_ical(response.content)
+
+
+def _events(calendar: Calendar) -> dict[str, dict]:
+    return {str(event["UID"]): event for event in calendar.walk("VEVENT")}
+
+
+def test_calendar_has_one_all_day_event_per_milestone_with_a_target_date(client, record):
+    calendar = _calendar(client, reverse("web_calendar"))
+
+    assert str(calendar["VERSION"]) == "2.0"
+    assert "Milestone Tracker" in str(calendar["PRODID"])
+    events = _events(calendar)
+    dated = Milestone.objects.exclude(target_date=None)
+    assert set(events) == {f"milestone-{m.pk}@localhost" for m in dated}
+    filing = events[f"milestone-{record.filing.pk}@localhost"]
+    assert filing.decoded("DTSTART") == datetime.date(2026, 2, 20)
+    assert filing.decoded("DTEND") == datetime.date(2026, 2, 21)
+    assert str(filing["SUMMARY"]) == "Acme Labs: S-1 filed"
+    assert filing.decoded("DTSTAMP") == record.filing.updated_at
+    assert str(filing["URL"]) == (
+        f"http://testserver/processes/{record.ipo.pk}/#milestone-{record.filing.pk}"
+    )
+    assert "Process: Acme IPO" in str(filing["DESCRIPTION"])
+
+
+def test_milestone_without_a_target_date_is_left_out(client, record):
+    events = _events(_calendar(client, reverse("web_calendar")))
+
+    assert f"milestone-{record.undated.pk}@localhost" not in events
+
+
+def test_event_status_follows_the_milestone(client, record):
+    events = _events(_calendar(client, reverse("web_calendar")))
+
+    def status(milestone):
+        return str(events[f"milestone-{milestone.pk}@localhost"]["STATUS"])
+
+    assert status(record.dropped) == "CANCELLED"
+    assert status(record.board) == "CONFIRMED"
+    assert status(record.review) == "TENTATIVE"
+
+
+def test_sequence_rises_when_the_date_moves_and_the_uid_stays(client, record, editor):
+    url = reverse("web_process_calendar", args=[record.ipo.pk])
+    uid = f"milestone-{record.review.pk}@localhost"
+    before = _events(_calendar(client, url))[uid]
+
+    milestone_update(
+        actor=editor, milestone=record.review, data={"target_date": datetime.date(2026, 4, 15)}
+    )
+    after = _events(_calendar(client, url))[uid]
+
+    assert before["SEQUENCE"] == 0
+    assert after["SEQUENCE"] > before["SEQUENCE"]
+    assert after.decoded("DTSTART") == datetime.date(2026, 4, 15)
+    # The filing's date moved once while the fixture was built.
+    assert (
+        _events(_calendar(client, url))[f"milestone-{record.filing.pk}@localhost"]["SEQUENCE"] == 1
+    )
+
+
+def test_cancelling_raises_the_sequence(client, record, editor):
+    url = reverse("web_process_calendar", args=[record.ipo.pk])
+    uid = f"milestone-{record.priced.pk}@localhost"
+    before = _events(_calendar(client, url))[uid]
+
+    milestone_update(actor=editor, milestone=record.priced, data={"status": "cancelled"})
+    after = _events(_calendar(client, url))[uid]
+
+    assert str(after["STATUS"]) == "CANCELLED"
+    assert after["SEQUENCE"] > before["SEQUENCE"]
+
+
+def test_unchanged_record_gives_the_same_calendar_bytes(client, record, time_machine):
+    url = reverse("web_calendar")
+    first = client.get(url).content
+    time_machine.shift(datetime.timedelta(hours=5))
+
+    assert client.get(url).content == first
+
+
+def test_uid_host_comes_from_site_url(client, record, settings):
+    settings.SITE_URL = "https://tracker.example.org"
+
+    events = _events(_calendar(client, reverse("web_calendar")))
+
+    assert f"milestone-{record.board.pk}@tracker.example.org" in events
+
+
+def test_organization_calendar_has_only_its_milestones(client, record):
+    events = _events(_calendar(client, reverse("web_organization_calendar", args=["other"])))
+
+    assert set(events) == {f"milestone-{record.other_step.pk}@localhost"}
+
+
+def test_process_calendar_has_only_its_milestones(client, record):
+    calendar = _calendar(client, reverse("web_process_calendar", args=[record.ipo.pk]))
+
+    expected = [record.board, record.filing, record.review, record.priced, record.dropped]
+    assert set(_events(calendar)) == {f"milestone-{m.pk}@localhost" for m in expected}
+    assert "Acme IPO" in str(calendar["X-WR-CALNAME"])
+
+
+@pytest.mark.parametrize(
+    "path", ["/organizations/nope/calendar.ics", "/processes/424242/calendar.ics"]
+)
+def test_calendar_of_something_unknown_is_a_404(client, db, path):
+    assert client.get(path).status_code == 404
