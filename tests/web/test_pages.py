@@ -171,7 +171,7 @@ def test_organization_page_shows_each_process_timeline_and_history(client, recor
     history = _section(html, "history-heading")
     assert "Milestone date changed: S-1 filed" in history
     assert "Process created: Old restructuring" in history
-    assert f'href="/feeds/events.atom?organization=acme"' in html
+    assert 'href="/feeds/events.atom?organization=acme"' in html
     assert 'href="/organizations/acme/calendar.ics"' in html
 
 
