@@ -19,6 +19,8 @@ class Detail:
     label: str
     value: str
     url: str = ""
+    # Free text (conditions) takes the full width instead of one narrow column.
+    wide: bool = False
 
 
 @dataclass(frozen=True)
@@ -127,7 +129,7 @@ def typed_details(milestone: Milestone) -> list[Detail]:
             Detail("Authority", review.get_authority_display()),
             Detail("Stage", review.get_stage_display()),
             Detail("Decided on", _date(review.decided_on)),
-            Detail("Conditions", review.conditions),
+            Detail("Conditions", review.conditions, wide=True),
         ]
     elif milestone.kind == MilestoneKind.IPO_STEP and (step := _child(milestone, "ipostep")):
         price_range = ""
