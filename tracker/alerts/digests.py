@@ -64,7 +64,7 @@ def digests_build(*, cadence: str, now: datetime.datetime | None = None) -> list
                 subscription=subscription,
                 cadence=cadence,
                 period_start=start,
-                defaults={"period_end": end, "next_attempt_at": now},
+                defaults={"period_end": end, "next_attempt_at": timezone.now()},
             )
             if not created:
                 continue

@@ -38,12 +38,12 @@ def address_problem(address: IPAddress) -> str:
     if address in _METADATA_ADDRESSES:
         return f"{address} is a cloud metadata address"
     for label, flag in (
+        ("unspecified", address.is_unspecified),
         ("loopback", address.is_loopback),
         ("private", address.is_private),
         ("link-local", address.is_link_local),
         ("multicast", address.is_multicast),
         ("reserved", address.is_reserved),
-        ("unspecified", address.is_unspecified),
     ):
         if flag:
             return f"{address} is a {label} address"
@@ -72,4 +72,4 @@ def url_problem(url: str) -> str:
     except ValueError:
         return ""
     problem = address_problem(address)
-    return f"Refused: {problem}." if problem else ""
+    return f"{problem[0].upper()}{problem[1:]}, which webhooks may not reach." if problem else ""

@@ -133,7 +133,7 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> HttpResponse:
     """
     problem = url_problem(url)
     if problem:
-        raise RefusedTarget(problem)
+        raise RefusedTarget(f"Refused: {problem}")
     total = settings.WEBHOOK_TOTAL_TIMEOUT
     connect = min(settings.WEBHOOK_CONNECT_TIMEOUT, total)
     started = time.monotonic()
@@ -153,12 +153,16 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> HttpResponse:
             _finish(response, deadline=started + total)
         finally:
             response.release_conn()
+    # Most specific first: NameResolutionError is a NewConnectionError, which urllib3 makes
+    # a ConnectTimeoutError too.
+    except NameResolutionError as error:
+        raise RequestFailed(f"Could not resolve the host name: {error.__cause__}") from error
+    except NewConnectionError as error:
+        raise RequestFailed(str(error).split(": ", 1)[-1]) from error
     except ConnectTimeoutError as error:
         raise RequestFailed(f"Connecting timed out after {connect:g} s.") from error
     except ReadTimeoutError as error:
         raise RequestFailed(f"No complete answer within {total:g} s.") from error
-    except NameResolutionError as error:
-        raise RequestFailed(f"Could not resolve the host name: {error.__cause__}") from error
     except SSLError as error:
         raise RequestFailed(f"TLS error: {error}") from error
     except (HTTPError, OSError) as error:

@@ -12,7 +12,7 @@ from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
 
-from tracker.models import Event, EventType, WebhookEndpoint
+from tracker.models import Event, EventType, MilestoneStatus, WebhookEndpoint
 from tracker.models.alerts import TEST_EVENT_TYPE, Delivery, Digest
 from tracker.snapshots import event_payload
 
@@ -73,7 +73,9 @@ def _list_headers(unsubscribe_url: str) -> dict[str, str]:
 def event_item(event: Event) -> dict:
     """One event as the email templates show it."""
     payload = event_payload(event)
-    milestone = payload["milestone"] or {}
+    milestone = dict(payload["milestone"] or {})
+    if milestone.get("status") in MilestoneStatus.values:
+        milestone["status"] = MilestoneStatus(milestone["status"]).label.lower()
     changes = [
         {"field": name.replace("_", " "), "old": values[0], "new": values[1]}
         for name, values in sorted(event.changes.items())

@@ -1,0 +1,106 @@
+"""Daily and weekly digests: held deliveries, one email per period, grouped by process."""
+
+import datetime
+
+import pytest
+from django.core import mail
+from django.utils import timezone
+
+from tests.factories import MilestoneFactory, ProcessFactory
+from tracker import tasks
+from tracker.alerts.digests import digest_period, digests_build
+from tracker.alerts.services import subscription_create, subscription_update
+from tracker.models import Event
+from tracker.models.alerts import Delivery, DeliveryStatus, Digest
+from tracker.services.milestones import milestone_update
+
+pytestmark = pytest.mark.django_db
+
+TOMORROW = timezone.now() + datetime.timedelta(days=1)
+
+
+def _change(milestone, **data):
+    milestone_update(actor="importer:test", milestone=milestone, data=data)
+    event = Event.objects.filter(milestone_id=milestone.pk).latest("id")
+    tasks.event_dispatch(event.pk)
+    return event
+
+
+@pytest.fixture
+def daily(owner):
+    return subscription_create(owner=owner, data={"channel": "email", "cadence": "daily"})
+
+
+def test_digest_deliveries_are_held_not_sent(daily):
+    _change(MilestoneFactory(), status="delayed")
+    assert Delivery.objects.get().status == DeliveryStatus.HELD
+    assert not mail.outbox
+
+
+def test_a_daily_digest_groups_changes_by_process_and_lists_a_milestone_once(daily):
+    conversion = ProcessFactory(title="Conversion to a PBC")
+    ipo = ProcessFactory(title="Initial public offering")
+    review = MilestoneFactory(process=conversion, title="Delaware AG review")
+    _change(review, status="in_progress")
+    _change(review, target_date=datetime.date(2025, 10, 28))
+    _change(MilestoneFactory(process=ipo, title="Confidential draft"), status="delayed")
+
+    [digest_id] = digests_build(cadence="daily", now=TOMORROW)
+    assert tasks.digest_send(digest_id) is True
+
+    [message] = mail.outbox
+    assert message.subject == "[Tracker] Daily digest: 3 changes"
+    text = message.body
+    assert text.index("Conversion to a PBC ==") < text.index("Initial public offering ==")
+    assert text.count("* Delaware AG review") == 1  # one entry, both changes under it
+    assert "status: planned -> in_progress" in text
+    assert "target date:" in text
+    assert message.extra_headers["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    assert "Conversion to a PBC" in message.alternatives[0][0]
+    assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SUCCEEDED}
+
+
+def test_building_twice_makes_one_digest_and_sending_twice_one_email(daily):
+    _change(MilestoneFactory(), status="delayed")
+    first = digests_build(cadence="daily", now=TOMORROW)
+    assert digests_build(cadence="daily", now=TOMORROW) == []
+    assert Digest.objects.count() == 1
+    assert tasks.digest_send(first[0]) is True
+    assert tasks.digest_send(first[0]) is False
+    assert len(mail.outbox) == 1
+
+
+def test_nothing_in_the_period_means_no_digest(daily):
+    assert digests_build(cadence="daily", now=TOMORROW) == []
+    assert not mail.outbox
+
+
+def test_todays_changes_wait_for_tomorrows_digest(daily):
+    _change(MilestoneFactory(), status="delayed")
+    assert digests_build(cadence="daily", now=timezone.now()) == []
+    assert Delivery.objects.get().status == DeliveryStatus.HELD
+
+
+def test_the_digest_task_builds_and_sends(daily, time_machine):
+    _change(MilestoneFactory(), status="delayed")
+    time_machine.move_to(TOMORROW, tick=True)
+    assert tasks.digests_build("daily") == 1
+    assert tasks.digests_build("daily") == 0
+    assert len(mail.outbox) == 1
+
+
+def test_a_weekly_digest_covers_last_monday_to_monday():
+    wednesday = timezone.make_aware(datetime.datetime(2025, 10, 29, 9, 0))
+    start, end = digest_period("weekly", wednesday)
+    assert (start.date(), end.date()) == (datetime.date(2025, 10, 20), datetime.date(2025, 10, 27))
+    start, end = digest_period("daily", wednesday)
+    assert (start.date(), end.date()) == (datetime.date(2025, 10, 28), datetime.date(2025, 10, 29))
+
+
+def test_switching_to_immediate_releases_what_was_held(daily, owner):
+    _change(MilestoneFactory(), status="delayed")
+    subscription_update(subscription=daily, data={"cadence": "immediate"})
+    delivery = Delivery.objects.get()
+    assert delivery.status == DeliveryStatus.PENDING
+    tasks.deliveries_send([delivery.pk])
+    assert len(mail.outbox) == 1
