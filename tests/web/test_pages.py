@@ -270,3 +270,22 @@ def test_query_count_does_not_grow_with_the_number_of_milestones(client, record,
 
     assert after == before
     assert before <= 6
+
+
+def test_server_error_page_stands_alone(rf):
+    from django.views.defaults import server_error
+
+    # Rendered without a request context or a database: it must not depend on either.
+    response = server_error(rf.get("/"))
+
+    assert response.status_code == 500
+    html = response.content.decode()
+    assert "Something went wrong" in html
+    assert 'href="/static/tracker/site.css"' in html
+
+
+def test_head_request_is_answered_without_a_body(client, record):
+    response = client.head(reverse("web_process", args=[record.ipo.pk]))
+
+    assert response.status_code == 200
+    assert response.content == b""
