@@ -35,6 +35,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "drf_spectacular_sidecar",
     "tracker",
 ]
 
@@ -139,7 +140,6 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "tracker.api.errors.api_exception_handler",
     "DEFAULT_SCHEMA_CLASS": "tracker.api.schema.TrackerAutoSchema",
     "DEFAULT_VERSIONING_CLASS": None,
-    "URL_FORMAT_OVERRIDE": None,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "DATETIME_FORMAT": "iso-8601",
     "COERCE_DECIMAL_TO_STRING": True,

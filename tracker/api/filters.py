@@ -1,7 +1,10 @@
 """Query parameters of the list resources: filtersets, ordering and search, all strict."""
 
+import datetime
+
 from django import forms
 from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
 from rest_framework import exceptions
 from rest_framework.filters import OrderingFilter
 
@@ -31,6 +34,24 @@ class IdFilter(filters.NumberFilter):
         super().__init__(*args, **kwargs)
 
 
+class _UtcDateTimeField(IsoDateTimeField):
+    """ISO 8601, turned into UTC: PostgreSQL refuses offsets beyond about 16 hours, which
+    ISO 8601 (and Python) allow."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value is None:
+            return None
+        try:
+            return value.astimezone(datetime.UTC)
+        except OverflowError as error:
+            raise forms.ValidationError("This time is out of range.") from error
+
+
+class UtcDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = _UtcDateTimeField
+
+
 class StrictOrderingFilter(OrderingFilter):
     """``?ordering=-target_date,title``; an unknown field is a 400 (DRF ignores it), and the
     id breaks ties so that pages do not overlap."""
@@ -57,7 +78,7 @@ class StrictOrderingFilter(OrderingFilter):
 
 
 class _UpdatedSinceFilterSet(filters.FilterSet):
-    updated_since = filters.IsoDateTimeFilter(
+    updated_since = UtcDateTimeFilter(
         field_name="updated_at",
         lookup_expr="gte",
         label="Changed at or after this time (ISO 8601, e.g. 2025-10-01T00:00:00Z).",

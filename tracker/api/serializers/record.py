@@ -151,21 +151,30 @@ class _MilestoneBase(serializers.ModelSerializer):
 
 
 class FilingDetailsSerializer(serializers.ModelSerializer):
+    # A plain string: the schema of a read-only URLField says "uri", which "" (none) is not.
+    document_url = serializers.CharField(read_only=True, help_text="Empty when unknown.")
+
     class Meta:
         model = Filing
         fields = FILING_FIELDS
+        # Read-only here, so the schema marks each one present: that tells the kinds apart.
+        read_only_fields = FILING_FIELDS
 
 
 class AgReviewDetailsSerializer(serializers.ModelSerializer):
     class Meta:
         model = AgReview
         fields = AG_REVIEW_FIELDS
+        # Read-only here, so the schema marks each one present: that tells the kinds apart.
+        read_only_fields = AG_REVIEW_FIELDS
 
 
 class IpoStepDetailsSerializer(serializers.ModelSerializer):
     class Meta:
         model = IpoStep
         fields = IPO_STEP_FIELDS
+        # Read-only here, so the schema marks each one present: that tells the kinds apart.
+        read_only_fields = IPO_STEP_FIELDS
 
 
 _DETAILS_SERIALIZERS = {

@@ -1,0 +1,54 @@
+import json
+
+import pytest
+from django.contrib.staticfiles import finders
+from drf_spectacular.validation import validate_schema
+
+pytestmark = pytest.mark.django_db
+
+
+def _schema(client) -> dict:
+    response = client.get("/api/v1/schema/?format=json")
+    assert response.status_code == 200
+    return json.loads(response.content)
+
+
+def test_the_schema_is_valid_openapi_3(client):
+    schema = _schema(client)
+    validate_schema(schema)
+    assert schema["openapi"].startswith("3.")
+    assert "/api/v1/milestones/{id}/" in schema["paths"]
+    assert schema["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+
+
+def test_every_4xx_is_documented_with_the_error_body(client):
+    schema = _schema(client)
+    for path, item in schema["paths"].items():
+        for method, operation in item.items():
+            for code in ("400", "401", "403", "404", "429"):
+                content = operation["responses"][code]["content"]["application/json"]
+                assert content["schema"] == {"$ref": "#/components/schemas/Error"}, (path, method)
+    assert set(schema["components"]["schemas"]["Error"]["required"]) == {
+        "code",
+        "message",
+        "fields",
+    }
+
+
+def test_writes_document_if_match_and_412(client):
+    schema = _schema(client)
+    patch = schema["paths"]["/api/v1/filings/{id}/"]["patch"]
+    assert any(p["name"] == "If-Match" and p["in"] == "header" for p in patch["parameters"])
+    assert "ETag" in patch["responses"]["200"]["headers"]
+    assert "412" in patch["responses"]
+
+
+def test_the_docs_are_served_without_a_cdn(client):
+    response = client.get("/api/v1/docs/")
+    assert response.status_code == 200
+    html = response.content.decode()
+    assert "cdn" not in html.lower()
+    assert "drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in html
+    assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
+    redoc = client.get("/api/v1/redoc/").content.decode()
+    assert "cdn" not in redoc.lower() and "redoc.standalone.js" in redoc
