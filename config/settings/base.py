@@ -35,7 +35,6 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "drf_spectacular_sidecar",
     "tracker",
 ]
 
