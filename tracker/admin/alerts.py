@@ -4,12 +4,14 @@ Saves go through tracker.alerts.services like the API's; the delivery log is rea
 apart from its actions (redeliver; send a test event from the endpoints' list).
 """
 
+from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import HttpResponseRedirect
 from django.utils.html import format_html
 
+from tracker.alerts.guard import url_problem
 from tracker.alerts.services import (
     delivery_redeliver,
     endpoint_create,
@@ -105,8 +107,23 @@ class SubscriptionAdmin(_ServiceErrorsMixin, admin.ModelAdmin):
             subscription_delete(subscription=subscription)
 
 
+class WebhookEndpointForm(forms.ModelForm):
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["owner", "url", "description", "enabled"]
+
+    def clean_url(self):
+        # The same check the service makes, shown on the field instead of after a redirect.
+        url = self.cleaned_data["url"]
+        problem = url_problem(url)
+        if problem:
+            raise ValidationError(problem)
+        return url
+
+
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(_ServiceErrorsMixin, admin.ModelAdmin):
+    form = WebhookEndpointForm
     list_display = ["url", "owner", "description", "enabled", "disabled_reason", "failing_since"]
     list_filter = ["enabled"]
     search_fields = ["url", "description", "owner__username"]
