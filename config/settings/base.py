@@ -188,6 +188,8 @@ SPECTACULAR_SETTINGS = {
         "ProcessStatusEnum": "tracker.models.processes.ProcessStatus",
         "MilestoneKindEnum": "tracker.models.milestones.MilestoneKind",
         "MilestoneStatusEnum": "tracker.models.milestones.MilestoneStatus",
+        "EventTypeEnum": "tracker.models.events.EventType",
+        "ActorTypeEnum": ["user", "system"],
     },
 }
 

@@ -9,6 +9,7 @@ from rest_framework import exceptions
 from rest_framework.filters import OrderingFilter
 
 from tracker.models import (
+    Delivery,
     Event,
     EventType,
     Milestone,
@@ -18,7 +19,10 @@ from tracker.models import (
     Process,
     ProcessKind,
     ProcessStatus,
+    Subscription,
+    WebhookEndpoint,
 )
+from tracker.models.alerts import DeliveryStatus
 
 from .serializers.record import MAX_ID
 
@@ -148,3 +152,26 @@ class EventFilter(filters.FilterSet):
     class Meta:
         model = Event
         fields = ["after", "type", "organization", "process", "milestone"]
+
+
+class SubscriptionFilter(filters.FilterSet):
+    class Meta:
+        model = Subscription
+        fields = ["channel", "cadence", "active"]
+
+
+class WebhookEndpointFilter(filters.FilterSet):
+    class Meta:
+        model = WebhookEndpoint
+        fields = ["enabled"]
+
+
+class DeliveryFilter(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=DeliveryStatus.choices)
+    endpoint = IdFilter(field_name="endpoint_id", label="The webhook endpoint's id.")
+    subscription = IdFilter(field_name="subscription_id", label="The subscription's id.")
+    event = IdFilter(field_name="event_id", label="The event's sequence number.")
+
+    class Meta:
+        model = Delivery
+        fields = ["status", "endpoint", "subscription", "event"]

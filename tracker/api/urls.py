@@ -4,7 +4,7 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
-from .views import events, record
+from .views import alerts, events, record
 from .views.fallback import not_found
 
 router = DefaultRouter(trailing_slash=True)
@@ -15,6 +15,9 @@ router.register("filings", record.FilingViewSet, basename="filing")
 router.register("ag-reviews", record.AgReviewViewSet, basename="ag-review")
 router.register("ipo-steps", record.IpoStepViewSet, basename="ipo-step")
 router.register("events", events.EventViewSet, basename="event")
+router.register("subscriptions", alerts.SubscriptionViewSet, basename="subscription")
+router.register("webhook-endpoints", alerts.WebhookEndpointViewSet, basename="webhook-endpoint")
+router.register("deliveries", alerts.DeliveryViewSet, basename="delivery")
 
 app_name = "api"
 urlpatterns = [

@@ -21,11 +21,16 @@ class StrictQueryParamsMixin:
     silently return everything) and values PostgreSQL cannot take."""
 
     always_allowed_params = frozenset({"format"})
+    # Extra actions that answer a page of rows (they take the pagination parameters).
+    paginated_actions: frozenset[str] = frozenset()
 
     def allowed_query_params(self) -> set[str]:
         allowed = set(self.always_allowed_params)
+        if self.action in self.paginated_actions:
+            return allowed | self._pagination_params()
         if self.action != "list":
             return allowed
+        allowed |= self._pagination_params()
         filterset_class = getattr(self, "filterset_class", None)
         if filterset_class is not None:
             allowed |= set(filterset_class.base_filters)
@@ -33,11 +38,11 @@ class StrictQueryParamsMixin:
             allowed.add("search")
         if getattr(self, "ordering_fields", None):
             allowed.add("ordering")
-        if self.paginator is not None:
-            for name in ("page_query_param", "page_size_query_param", "cursor_query_param"):
-                if getattr(self.paginator, name, None):
-                    allowed.add(getattr(self.paginator, name))
         return allowed
+
+    def _pagination_params(self) -> set[str]:
+        names = ("page_query_param", "page_size_query_param", "cursor_query_param")
+        return {getattr(self.paginator, n) for n in names if getattr(self.paginator, n, None)}
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

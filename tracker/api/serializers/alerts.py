@@ -1,0 +1,185 @@
+"""The caller's own alerts: subscriptions, webhook endpoints, deliveries and their attempts."""
+
+from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
+from rest_framework import serializers
+
+from tracker.models import (
+    Delivery,
+    DeliveryAttempt,
+    EventType,
+    MilestoneKind,
+    Organization,
+    Process,
+    Subscription,
+    WebhookEndpoint,
+)
+
+
+class _OwnEndpointField(serializers.PrimaryKeyRelatedField):
+    """An id among the caller's own endpoints; anyone else's reads as "does not exist"."""
+
+    def get_queryset(self):
+        return WebhookEndpoint.objects.filter(owner=self.context["request"].user)
+
+
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "Webhook for one organization's IPO steps",
+            value={
+                "name": "IPO desk",
+                "organizations": [1],
+                "milestone_kinds": ["ipo_step"],
+                "event_types": ["milestone.status_changed", "milestone.date_changed"],
+                "channel": "webhook",
+                "endpoint": 7,
+            },
+            request_only=True,
+        )
+    ]
+)
+class SubscriptionSerializer(serializers.ModelSerializer):
+    """What to be told about (empty filters mean everything) and how."""
+
+    organizations = serializers.PrimaryKeyRelatedField(
+        many=True,
+        required=False,
+        queryset=Organization.objects.all(),
+        help_text="Organization ids; empty for all.",
+    )
+    processes = serializers.PrimaryKeyRelatedField(
+        many=True, required=False, queryset=Process.objects.all(), help_text="Process ids."
+    )
+    milestone_kinds = serializers.ListField(
+        child=serializers.ChoiceField(choices=MilestoneKind.choices),
+        required=False,
+        max_length=len(MilestoneKind.choices),
+        help_text="Milestone kinds; empty for all.",
+    )
+    event_types = serializers.ListField(
+        child=serializers.ChoiceField(choices=EventType.choices),
+        required=False,
+        max_length=len(EventType.choices),
+        help_text="Event types; empty for all.",
+    )
+    endpoint = _OwnEndpointField(
+        required=False,
+        allow_null=True,
+        help_text="One of your webhook endpoints (for the webhook channel).",
+    )
+    email = serializers.EmailField(
+        required=False,
+        allow_blank=True,
+        help_text="For the email channel: your account's address (the default).",
+    )
+
+    class Meta:
+        model = Subscription
+        fields = [
+            "id",
+            "name",
+            "organizations",
+            "processes",
+            "milestone_kinds",
+            "event_types",
+            "channel",
+            "email",
+            "endpoint",
+            "cadence",
+            "active",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["version", "created_at", "updated_at"]
+
+
+class WebhookEndpointSerializer(serializers.ModelSerializer):
+    """A URL that receives signed webhooks (Standard Webhooks)."""
+
+    class Meta:
+        model = WebhookEndpoint
+        fields = [
+            "id",
+            "url",
+            "description",
+            "enabled",
+            "disabled_reason",
+            "disabled_at",
+            "failing_since",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = [
+            "disabled_reason",
+            "disabled_at",
+            "failing_since",
+            "version",
+            "created_at",
+            "updated_at",
+        ]
+
+
+class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
+    """The endpoint with its signing secret: only in the answers to create and rotate."""
+
+    secret = serializers.CharField(
+        read_only=True,
+        help_text="The signing secret (whsec_...). Shown only now: store it.",
+    )
+    previous_secret_expires_at = serializers.DateTimeField(
+        read_only=True,
+        allow_null=True,
+        help_text="Until when the previous secret also signs (after a rotation).",
+    )
+
+    class Meta(WebhookEndpointSerializer.Meta):
+        fields = [*WebhookEndpointSerializer.Meta.fields, "secret", "previous_secret_expires_at"]
+
+
+class DeliveryAttemptSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = DeliveryAttempt
+        fields = [
+            "id",
+            "attempted_at",
+            "duration_ms",
+            "http_status",
+            "response_body",
+            "error",
+            "succeeded",
+        ]
+        read_only_fields = fields
+
+
+class DeliverySerializer(serializers.ModelSerializer):
+    """One event sent to one subscription (or a test message to an endpoint), with every
+    attempt at sending it."""
+
+    event = serializers.IntegerField(
+        source="event_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The event's sequence number; null for a test message.",
+    )
+    attempts = DeliveryAttemptSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Delivery
+        fields = [
+            "id",
+            "message_id",
+            "event",
+            "event_type",
+            "subscription",
+            "endpoint",
+            "channel",
+            "status",
+            "attempt_count",
+            "next_attempt_at",
+            "completed_at",
+            "created_at",
+            "attempts",
+        ]
+        read_only_fields = fields
