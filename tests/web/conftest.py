@@ -6,6 +6,7 @@ from decimal import Decimal
 from types import SimpleNamespace
 
 import pytest
+from django.core.cache import cache
 
 from tracker.models import MilestoneKind
 from tracker.models.milestones import AgAuthority, Agency, AgStage, IpoStepType
@@ -16,6 +17,12 @@ from tracker.services.processes import process_create
 NOW = datetime.datetime(2026, 3, 2, 12, 0, tzinfo=datetime.UTC)
 TODAY = NOW.date()
 D = datetime.date
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Calendars are cached by content fingerprint; start every test with none."""
+    cache.clear()
 
 
 @pytest.fixture

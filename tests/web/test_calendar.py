@@ -121,3 +121,56 @@ def test_process_calendar_has_only_its_milestones(client, record):
 )
 def test_calendar_of_something_unknown_is_a_404(client, db, path):
     assert client.get(path).status_code == 404
+
+
+def test_unchanged_calendar_is_answered_with_304_and_a_changed_one_is_resent(
+    client, record, editor
+):
+    url = reverse("web_process_calendar", args=[record.ipo.pk])
+    first = client.get(url)
+    etag = first["ETag"]
+
+    assert client.get(url, headers={"if-none-match": etag}).status_code == 304
+
+    milestone_update(actor=editor, milestone=record.review, data={"notes": "Hearing set."})
+    changed = client.get(url, headers={"if-none-match": etag})
+
+    assert changed.status_code == 200
+    assert changed["ETag"] != etag
+    review = _events(Calendar.from_ical(changed.content))[f"milestone-{record.review.pk}@localhost"]
+    assert "Hearing set." in str(review["DESCRIPTION"])
+
+
+@pytest.mark.parametrize("change", ["process", "organization", "delete", "move_out"])
+def test_calendar_follows_every_kind_of_change(client, record, editor, change):
+    from tracker.services.milestones import milestone_delete
+    from tracker.services.organizations import organization_update
+    from tracker.services.processes import process_update
+
+    # The whole calendar's name does not change with these, so only the fingerprint can
+    # tell; "move_out" needs a calendar that the milestone leaves.
+    if change == "move_out":
+        url = reverse("web_organization_calendar", args=["acme"])
+    else:
+        url = reverse("web_calendar")
+    uid = f"milestone-{record.review.pk}@localhost"
+    assert uid in _events(_calendar(client, url))  # now cached
+
+    if change == "process":
+        process_update(actor=editor, process=record.ipo, data={"title": "Acme listing"})
+    elif change == "organization":
+        organization_update(organization=record.acme, data={"name": "Acme Holdings"})
+    elif change == "delete":
+        milestone_delete(actor=editor, milestone=record.review.typed())
+    else:
+        milestone_update(
+            actor=editor, milestone=record.review, data={"process": record.other_review}
+        )
+    events = _events(_calendar(client, url))
+
+    if change == "process":
+        assert "Process: Acme listing" in str(events[uid]["DESCRIPTION"])
+    elif change == "organization":
+        assert str(events[uid]["SUMMARY"]) == "Acme Holdings: Delaware AG review"
+    else:
+        assert uid not in events

@@ -8,11 +8,13 @@ from django.db.models import (
     Case,
     Count,
     Exists,
+    Max,
     OuterRef,
     Prefetch,
     Q,
     QuerySet,
     Subquery,
+    Sum,
     Value,
     When,
 )
@@ -171,16 +173,48 @@ def milestone_title_map(*, ids: Iterable[int]) -> dict[int, str]:
     return dict(Milestone.objects.filter(pk__in=set(ids)).values_list("pk", "title"))
 
 
-def calendar_milestone_list(
-    *, organization: Organization | None = None, process: Process | None = None
+def _calendar_milestones(
+    *, organization: Organization | None, process: Process | None
 ) -> QuerySet[Milestone]:
-    """Milestones with a target date, for the iCalendar feeds, by date."""
     milestones = Milestone.objects.filter(target_date__isnull=False)
     if organization is not None:
         milestones = milestones.filter(process__organization=organization)
     if process is not None:
         milestones = milestones.filter(process=process)
-    return milestones.select_related("process__organization").order_by("target_date", "id")
+    return milestones
+
+
+def calendar_milestone_list(
+    *, organization: Organization | None = None, process: Process | None = None
+) -> QuerySet[Milestone]:
+    """Milestones with a target date, for the iCalendar feeds, by date."""
+    return (
+        _calendar_milestones(organization=organization, process=process)
+        .select_related("process__organization")
+        .order_by("target_date", "id")
+    )
+
+
+def calendar_state(
+    *, organization: Organization | None = None, process: Process | None = None
+) -> tuple:
+    """A fingerprint of everything the calendar of these milestones is built from, in one
+    cheap query: it changes whenever the calendar would.
+
+    Every saved change raises a version (milestone, process or organization), ids are never
+    reused, so an edit, an addition, a deletion or a move in or out always changes one of
+    the sums or the count. Versions rather than timestamps: a web server whose clock lags
+    would write an ``updated_at`` that does not raise the newest one.
+    """
+    state = _calendar_milestones(organization=organization, process=process).aggregate(
+        count=Count("id"),
+        ids=Sum("id"),
+        versions=Sum("version"),
+        process_versions=Sum("process__version"),
+        organization_versions=Sum("process__organization__version"),
+        updated=Max("updated_at"),
+    )
+    return tuple(str(value) for _, value in sorted(state.items()))
 
 
 def subscription_scope(*, subscription: Subscription) -> dict[str, list[str]]:

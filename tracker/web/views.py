@@ -1,24 +1,27 @@
 """Pages and feeds. Views parse the request, call selectors (reads) or a service (the one
 write, unsubscribing) and render; they never touch models directly."""
 
+import hashlib
 import itertools
 from collections import defaultdict
 
+from django.core.cache import cache
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.cache import get_conditional_response
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
 from tracker.alerts.services import subscription_unsubscribe
 from tracker.alerts.unsubscribe import unsubscribe_token_read
-from tracker.models import Milestone, MilestoneStatus, Subscription
+from tracker.models import Milestone, MilestoneStatus, Organization, Process, Subscription
 from tracker.models.alerts import Channel
 
 from . import selectors
 from .access import public_read
-from .calendar import milestone_calendar
+from .calendar import milestone_calendar, uid_host
 from .feeds import EventFeed, FeedRequest
 from .filters import FilterError, event_filters_parse
 from .history import describe_events
@@ -28,6 +31,10 @@ UPCOMING_LENGTH = 10
 OVERDUE_LENGTH = 25
 HISTORY_LENGTH = 20
 LATEST_CHANGES_LENGTH = 15
+# Raise when the calendar's output changes for the same record, so cached copies and the
+# ETags that clients hold are not reused.
+CALENDAR_FORMAT = 1
+CALENDAR_CACHE_SECONDS = 24 * 3600
 
 
 @require_safe
@@ -131,15 +138,40 @@ def events_feed(request: HttpRequest) -> HttpResponse:
 
 
 def _calendar_response(
-    request: HttpRequest, *, milestones, name: str, filename: str
+    request: HttpRequest,
+    *,
+    organization: Organization | None = None,
+    process: Process | None = None,
+    name: str,
+    filename: str,
 ) -> HttpResponse:
+    """The calendar, answered with 304 when the client's copy is current.
+
+    Building an iCalendar document costs about a millisecond per event and calendar apps
+    poll, so the body is keyed by a fingerprint of what it is made of (one cheap query): an
+    unchanged calendar is neither rebuilt (cache) nor resent (ETag).
+    """
+    state = selectors.calendar_state(organization=organization, process=process)
+    # The body also depends on the host (event URLs) and on SITE_URL (UIDs).
+    fingerprint = repr((CALENDAR_FORMAT, state, name, request.build_absolute_uri("/"), uid_host()))
+    key = hashlib.sha256(fingerprint.encode()).hexdigest()
+    etag = f'"{key[:40]}"'
+    not_modified = get_conditional_response(request, etag=etag)
+    if not_modified is not None:
+        return not_modified
+
     def page_url(milestone: Milestone) -> str:
         path = reverse("web_process", args=[milestone.process_id])
         return request.build_absolute_uri(f"{path}#milestone-{milestone.pk}")
 
-    body = milestone_calendar(milestones=milestones, name=name, page_url=page_url)
+    def build() -> bytes:
+        milestones = selectors.calendar_milestone_list(organization=organization, process=process)
+        return milestone_calendar(milestones=milestones, name=name, page_url=page_url)
+
+    body = cache.get_or_set(f"tracker.web.calendar:{key}", build, CALENDAR_CACHE_SECONDS)
     response = HttpResponse(body, content_type="text/calendar; charset=utf-8")
     response["Content-Disposition"] = f'inline; filename="{filename}"'
+    response["ETag"] = etag
     return response
 
 
@@ -148,7 +180,6 @@ def _calendar_response(
 def calendar_all(request: HttpRequest) -> HttpResponse:
     return _calendar_response(
         request,
-        milestones=selectors.calendar_milestone_list(),
         name="Milestone Tracker: target dates",
         filename="milestones.ics",
     )
@@ -162,7 +193,7 @@ def calendar_organization(request: HttpRequest, slug: str) -> HttpResponse:
         raise Http404(f"There is no organization {slug!r}.")
     return _calendar_response(
         request,
-        milestones=selectors.calendar_milestone_list(organization=organization),
+        organization=organization,
         name=f"{organization.name}: target dates",
         filename=f"{organization.slug}.ics",
     )
@@ -176,7 +207,7 @@ def calendar_process(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404(f"There is no process #{pk}.")
     return _calendar_response(
         request,
-        milestones=selectors.calendar_milestone_list(process=process),
+        process=process,
         name=f"{process.organization.name}, {process.title}: target dates",
         filename=f"{process.organization.slug}-{process.slug}.ics",
     )
