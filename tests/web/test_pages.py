@@ -289,3 +289,26 @@ def test_head_request_is_answered_without_a_body(client, record):
 
     assert response.status_code == 200
     assert response.content == b""
+
+
+def test_dashboard_says_when_the_overdue_list_is_cut_short(client, record, editor):
+    from tracker.web.views import OVERDUE_LENGTH
+
+    html = client.get(reverse("web_dashboard")).content.decode()
+    assert "most overdue" not in html
+
+    for number in range(OVERDUE_LENGTH):
+        milestone_create(
+            actor=editor,
+            data={
+                "process": record.ipo,
+                "title": f"Late {number}",
+                "target_date": datetime.date(2026, 1, 1) + datetime.timedelta(days=number),
+            },
+        )
+    html = client.get(reverse("web_dashboard")).content.decode()
+
+    overdue = _section(html, "overdue-heading")
+    assert overdue.count("<li") == OVERDUE_LENGTH
+    assert f"Showing the {OVERDUE_LENGTH} that are most overdue" in overdue
+    assert "S-1 filed" not in overdue  # the 26th by date

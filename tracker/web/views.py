@@ -47,15 +47,14 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         for _, grouped in itertools.groupby(processes, key=lambda p: p.organization_id)
         for group in [list(grouped)]
     ]
+    # One more than is shown, to tell whether the list was cut short.
+    overdue = list(selectors.milestone_overdue_list(today=today)[: OVERDUE_LENGTH + 1])
     context = {
         "nav": "dashboard",
         "today": today,
         "by_organization": by_organization,
-        "overdue": timeline_entries(
-            list(selectors.milestone_overdue_list(today=today)[:OVERDUE_LENGTH]),
-            today=today,
-            full=False,
-        ),
+        "overdue": timeline_entries(overdue[:OVERDUE_LENGTH], today=today, full=False),
+        "overdue_more": len(overdue) > OVERDUE_LENGTH,
         "upcoming": timeline_entries(
             list(selectors.milestone_upcoming_list(today=today)[:UPCOMING_LENGTH]),
             today=today,
