@@ -312,3 +312,21 @@ def test_dashboard_says_when_the_overdue_list_is_cut_short(client, record, edito
     assert overdue.count("<li") == OVERDUE_LENGTH
     assert f"Showing the {OVERDUE_LENGTH} that are most overdue" in overdue
     assert "S-1 filed" not in overdue  # the 26th by date
+
+
+def test_empty_organization_and_process_pages_say_so(client, db, editor):
+    from tracker.services.organizations import organization_create
+    from tracker.services.processes import process_create
+
+    empty = organization_create(data={"name": "Quiet Inc", "slug": "quiet"})
+    assert "No processes tracked for this organization yet." in _text(
+        client.get(reverse("web_organization", args=["quiet"]))
+    )
+
+    process = process_create(
+        actor=editor, data={"organization": empty, "kind": "other", "title": "Plans"}
+    )
+    text = _text(client.get(reverse("web_process", args=[process.pk])))
+    assert "No milestones yet." in text
+    assert "0 of 0 milestones completed" in text
+    assert "Process created: Plans" in text
