@@ -1,6 +1,6 @@
 """Reads of the record: organizations, processes and milestones of every kind."""
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, Prefetch, QuerySet
 
 from tracker.models import (
     AgReview,
@@ -27,35 +27,45 @@ def process_list() -> QuerySet[Process]:
 
 
 def _dependencies() -> Prefetch:
-    # Only the ids are shown, so the link table alone answers (no join to milestones).
+    # Only the ids are shown, so the link table alone answers (no join to milestones); a
+    # plain list attribute spares building a related manager per row.
     return Prefetch(
         "dependency_links",
         queryset=MilestoneDependency.objects.only("id", "milestone_id", "depends_on_id").order_by(
             "depends_on_id"
         ),
+        to_attr="dependency_links_loaded",
     )
 
 
 def milestone_list() -> QuerySet[Milestone]:
-    """Milestones of every kind, each with its typed child row, process, organization and
-    dependency ids loaded in a constant number of queries (two, whatever the page size)."""
-    return Milestone.objects.select_related(
-        "process__organization", *_KIND_CHILDREN
-    ).prefetch_related(_dependencies())
+    """Milestones of every kind, bare: filter, order, count and page this, then load the
+    rows of one page with ``milestone_rows`` (joining only the rows that are shown)."""
+    return Milestone.objects.all()
 
 
 def filing_list() -> QuerySet[Filing]:
-    """Filings, loaded like ``milestone_list``."""
-    return Filing.objects.select_related("process__organization").prefetch_related(_dependencies())
+    """Filings, bare, like ``milestone_list``."""
+    return Filing.objects.all()
 
 
 def ag_review_list() -> QuerySet[AgReview]:
-    """Attorney-general reviews, loaded like ``milestone_list``."""
-    return AgReview.objects.select_related("process__organization").prefetch_related(
-        _dependencies()
-    )
+    """Attorney-general reviews, bare, like ``milestone_list``."""
+    return AgReview.objects.all()
 
 
 def ipo_step_list() -> QuerySet[IpoStep]:
-    """IPO steps, loaded like ``milestone_list``."""
-    return IpoStep.objects.select_related("process__organization").prefetch_related(_dependencies())
+    """IPO steps, bare, like ``milestone_list``."""
+    return IpoStep.objects.all()
+
+
+def milestone_rows(queryset: QuerySet[Milestone]) -> QuerySet[Milestone]:
+    """``queryset`` with what showing a milestone needs, in a constant number of queries:
+    its typed child row (for generic milestones), its organization's slug (annotated: a
+    join but no model instances) and its dependency links (one prefetch query, as the list
+    ``dependency_links_loaded``)."""
+    if queryset.model is Milestone:
+        queryset = queryset.select_related(*_KIND_CHILDREN)
+    return queryset.annotate(organization_slug=F("process__organization__slug")).prefetch_related(
+        _dependencies()
+    )

@@ -92,7 +92,8 @@ class DependsOnField(serializers.ListField):
         super().__init__(**kwargs)
 
     def get_attribute(self, instance):
-        return instance.dependency_links.all()
+        # Loaded by tracker.selectors.record.milestone_rows.
+        return instance.dependency_links_loaded
 
     def to_representation(self, links):
         return [link.depends_on_id for link in links]
@@ -134,7 +135,7 @@ class _MilestoneBase(serializers.ModelSerializer):
         queryset=Process.objects.all(), help_text="The process's id."
     )
     organization = serializers.CharField(
-        source="process.organization.slug",
+        source="organization_slug",
         read_only=True,
         help_text="The slug of the process's organization.",
     )
@@ -198,10 +199,17 @@ class MilestoneDetailsField(serializers.Field):
 
     def __init__(self, **kwargs):
         super().__init__(source="*", read_only=True, allow_null=True, **kwargs)
+        # One serializer per kind for the whole page: building a ModelSerializer's fields
+        # costs far more than using them, so a new one per row would dominate a list.
+        self._details: dict[str, serializers.Serializer] = {}
 
     def to_representation(self, milestone):
-        details = _DETAILS_SERIALIZERS.get(milestone.kind)
-        return None if details is None else details(milestone.typed()).data
+        details_class = _DETAILS_SERIALIZERS.get(milestone.kind)
+        if details_class is None:
+            return None
+        if milestone.kind not in self._details:
+            self._details[milestone.kind] = details_class()
+        return self._details[milestone.kind].to_representation(milestone.typed())
 
 
 _MILESTONE_EXAMPLE = {

@@ -4,6 +4,7 @@ selectors; writes call the same services as the admin, so they write the same ev
 from drf_spectacular.utils import extend_schema, extend_schema_view
 
 from tracker.api.filters import MilestoneFilter, OrganizationFilter, ProcessFilter
+from tracker.api.pagination import IdsFirstPagePagination
 from tracker.api.permissions import RecordPermission
 from tracker.api.serializers.record import (
     AgReviewSerializer,
@@ -111,6 +112,7 @@ class ProcessViewSet(ServiceViewSet):
 
 class _MilestoneViewSet(ServiceViewSet):
     permission_classes = [RecordPermission]
+    pagination_class = IdsFirstPagePagination
     filterset_class = MilestoneFilter
     search_fields = ["title", "notes"]
     ordering_fields = [
@@ -125,6 +127,20 @@ class _MilestoneViewSet(ServiceViewSet):
     ordering = ["process_id", "position", "target_date", "id"]
     related_fields = ("depends_on",)
     kind: str = MilestoneKind.GENERIC
+
+    def rows(self):
+        """The bare queryset of this resource's milestones (a selector)."""
+        raise NotImplementedError
+
+    def get_queryset(self):
+        # A list filters and pages the bare rows; IdsFirstPagePagination then loads the
+        # page's rows through page_rows(). Everything else shows one row: load it whole.
+        if self.action == "list":
+            return self.rows()
+        return selectors.milestone_rows(self.rows())
+
+    def page_rows(self, queryset):
+        return selectors.milestone_rows(queryset)
 
     def service_create(self, data, related):
         return milestone_create(
@@ -171,7 +187,7 @@ class MilestoneViewSet(_MilestoneViewSet):
 
     serializer_class = MilestoneSerializer
 
-    def get_queryset(self):
+    def rows(self):
         return selectors.milestone_list()
 
 
@@ -183,7 +199,7 @@ class FilingViewSet(_MilestoneViewSet):
     kind = MilestoneKind.FILING
     ordering_fields = [*_MilestoneViewSet.ordering_fields, "filed_on"]
 
-    def get_queryset(self):
+    def rows(self):
         return selectors.filing_list()
 
 
@@ -195,7 +211,7 @@ class AgReviewViewSet(_MilestoneViewSet):
     kind = MilestoneKind.AG_REVIEW
     ordering_fields = [*_MilestoneViewSet.ordering_fields, "decided_on"]
 
-    def get_queryset(self):
+    def rows(self):
         return selectors.ag_review_list()
 
 
@@ -206,5 +222,5 @@ class IpoStepViewSet(_MilestoneViewSet):
     serializer_class = IpoStepSerializer
     kind = MilestoneKind.IPO_STEP
 
-    def get_queryset(self):
+    def rows(self):
         return selectors.ipo_step_list()
