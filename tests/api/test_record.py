@@ -488,3 +488,53 @@ def test_process_list_shows_the_organization_slug(client):
         process.organization.slug
     )
     assert Process.objects.count() == 1
+
+
+def test_an_api_write_records_the_same_event_as_the_admin(client, editor):
+    from django.test import Client
+
+    through_admin = FilingFactory(form_type="S-1", status="planned")
+    through_api = FilingFactory(process=through_admin.process, form_type="S-1", status="planned")
+    admin = Client()
+    admin.force_login(editor)
+    form = {
+        "process": through_admin.process_id,
+        "title": through_admin.title,
+        "status": "in_progress",
+        "target_date": through_admin.target_date.isoformat(),
+        "actual_date": "",
+        "position": str(through_admin.position),
+        "source_url": "",
+        "notes": "",
+        "agency": "sec",
+        "form_type": "S-1/A",
+        "accession_number": through_admin.accession_number,
+        "filed_on": "",
+        "document_url": "",
+        "loaded_version": "1",
+        "events-TOTAL_FORMS": "0",
+        "events-INITIAL_FORMS": "0",
+    }
+
+    response = admin.post(f"/admin/tracker/filing/{through_admin.pk}/change/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    response = client.patch(
+        f"/api/v1/filings/{through_api.pk}/",
+        {"status": "in_progress", "form_type": "S-1/A"},
+        HTTP_IF_MATCH='"1"',
+        **bearer(editor),
+    )
+    assert response.status_code == 200
+
+    admin_event = Event.objects.get(milestone_id=through_admin.pk)
+    api_event = Event.objects.get(milestone_id=through_api.pk)
+    assert api_event.type == admin_event.type == "milestone.status_changed"
+    assert (
+        api_event.changes
+        == admin_event.changes
+        == {
+            "status": ["planned", "in_progress"],
+            "form_type": ["S-1", "S-1/A"],
+        }
+    )
+    assert api_event.actor == admin_event.actor == editor

@@ -52,3 +52,17 @@ def test_the_docs_are_served_without_a_cdn(client):
     assert finders.find("drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
     redoc = client.get("/api/v1/redoc/").content.decode()
     assert "cdn" not in redoc.lower() and "redoc.standalone.js" in redoc
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/api/v1/", "/api/v1/milestones/", "/api/v1/webhook-endpoints/", "/api/v1/events/"],
+)
+def test_the_browsable_api_works_with_a_session(client, editor, url):
+    from tests.factories import FilingFactory
+
+    FilingFactory()
+    client.force_login(editor)
+    response = client.get(url, HTTP_ACCEPT="text/html")
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("text/html")

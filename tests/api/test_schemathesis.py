@@ -55,7 +55,7 @@ def superuser_key(db, settings, _keep_the_test_connection):
 @pytest.mark.django_db
 @schema.parametrize()
 @settings(
-    max_examples=10,
+    max_examples=8,
     deadline=None,
     derandomize=True,
     suppress_health_check=list(HealthCheck),

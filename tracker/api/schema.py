@@ -1,28 +1,18 @@
 """OpenAPI details that DRF cannot infer: the ETag and If-Match headers, and the one error
 body on every 4xx an operation can answer."""
 
+from django.conf import settings
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
-from rest_framework import serializers
 
+from .permissions import ReadPermission, RecordPermission
 from .views.base import VersionedMixin
 
-
-class ErrorSerializer(serializers.Serializer):
-    """The body of every 4xx response."""
-
-    code = serializers.CharField(
-        help_text="Stable, machine-readable: invalid, parse_error, not_authenticated, "
-        "authentication_failed, permission_denied, not_found, method_not_allowed, "
-        "not_acceptable, unsupported_media_type, precondition_failed, request_too_large, "
-        "throttled."
-    )
-    message = serializers.CharField(help_text="What went wrong, for people.")
-    fields = serializers.DictField(
-        child=serializers.ListField(child=serializers.CharField()),
-        help_text="Errors by field (dotted paths for nested items); `non_field_errors` for "
-        "errors about the request as a whole. Empty unless the code is `invalid`.",
-    )
+_ERROR_CODES = (
+    "Stable, machine-readable: invalid, parse_error, not_authenticated, authentication_failed, "
+    "permission_denied, not_found, method_not_allowed, not_acceptable, unsupported_media_type, "
+    "conflict, precondition_failed, request_too_large, throttled."
+)
 
 
 _ETAG = OpenApiParameter(
@@ -43,6 +33,17 @@ _IF_MATCH = OpenApiParameter(
 
 
 class TrackerAutoSchema(AutoSchema):
+    def get_auth(self):
+        auth = super().get_auth()
+        # A tuple, not X | Y: DRF permission classes overload | to compose permissions.
+        public = any(
+            isinstance(permission, (RecordPermission, ReadPermission))  # noqa: UP038
+            for permission in self.view.get_permissions()
+        )
+        if public and self.method == "GET" and settings.TRACKER_PUBLIC_READ and {} not in auth:
+            auth.append({})  # anonymous reads of the record and the feed
+        return auth
+
     def get_override_parameters(self):
         parameters = list(super().get_override_parameters())
         if not isinstance(self.view, VersionedMixin):
@@ -78,13 +79,16 @@ def add_error_responses(result, generator, request, public):
     error_ref = {"$ref": "#/components/schemas/Error"}
     result.setdefault("components", {}).setdefault("schemas", {})["Error"] = {
         "type": "object",
-        "description": ErrorSerializer.__doc__,
+        "description": "The body of every 4xx response.",
         "properties": {
-            "code": {"type": "string", "description": ErrorSerializer().fields["code"].help_text},
-            "message": {"type": "string"},
+            "code": {"type": "string", "description": _ERROR_CODES},
+            "message": {"type": "string", "description": "What went wrong, for people."},
             "fields": {
                 "type": "object",
                 "additionalProperties": {"type": "array", "items": {"type": "string"}},
+                "description": "Errors by field (dotted paths for nested items); "
+                "`non_field_errors` for the request as a whole. Empty unless the code is "
+                "`invalid`.",
             },
         },
         "required": ["code", "message", "fields"],
