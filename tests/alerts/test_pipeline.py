@@ -141,6 +141,7 @@ def _deliveries_created(event):
     return list(Delivery.objects.filter(event=event))
 
 
+@pytest.mark.django_db(transaction=True)  # the sending threads use their own connections
 def test_many_deliveries_are_sent_concurrently_and_all_recorded(owner, receiver):
     for n in range(40):
         endpoint = endpoint_create(owner=owner, data={"url": receiver.url(f"/e{n}")})

@@ -1,6 +1,6 @@
 """Fan-out: turning one committed event into deliveries, exactly once."""
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from tracker.models import Event
@@ -28,24 +28,54 @@ def event_dispatch(*, event_id: int) -> list[int]:
             return []
         event = Event.objects.get(pk=event_id)
         rows = []
+        at = connection.ops.adapt_datetimefield_value(now)
         for subscription in subscriptions_matching(event=event):
             immediate = subscription.cadence == Cadence.IMMEDIATE
             rows.append(
-                Delivery(
-                    event=event,
-                    subscription=subscription,
-                    channel=subscription.channel,
-                    endpoint_id=subscription.endpoint_id,
-                    event_type=event.type,
-                    message_id=message_id_new(),
-                    status=DeliveryStatus.PENDING if immediate else DeliveryStatus.HELD,
-                    next_attempt_at=now if immediate else None,
+                (
+                    event.pk,
+                    subscription.pk,
+                    subscription.channel,
+                    subscription.endpoint_id,
+                    event.type,
+                    (DeliveryStatus.PENDING if immediate else DeliveryStatus.HELD).value,
+                    message_id_new(),
+                    0,
+                    at if immediate else None,
+                    at,
                 )
             )
-        # The unique (event, subscription) constraint is the last word on "one each".
-        Delivery.objects.bulk_create(rows, ignore_conflicts=True, batch_size=500)
+        if rows:
+            _deliveries_insert(rows)
         return list(
             Delivery.objects.filter(event=event, status=DeliveryStatus.PENDING)
             .order_by("id")
             .values_list("pk", flat=True)
         )
+
+
+_COLUMNS = (
+    "event_id",
+    "subscription_id",
+    "channel",
+    "endpoint_id",
+    "event_type",
+    "status",
+    "message_id",
+    "attempt_count",
+    "next_attempt_at",
+    "created_at",
+)
+
+
+def _deliveries_insert(rows: list[tuple]) -> None:
+    # A fan-out to thousands of subscribers spends most of its dispatch time building model
+    # instances for bulk_create; one executemany of plain tuples does the same insert.
+    # ON CONFLICT DO NOTHING keeps "one per event and subscription" the database's job
+    # (PostgreSQL, and SQLite from 3.24 for the demo).
+    sql = (
+        f"INSERT INTO {Delivery._meta.db_table} ({', '.join(_COLUMNS)}) "
+        f"VALUES ({', '.join(['%s'] * len(_COLUMNS))}) ON CONFLICT DO NOTHING"
+    )
+    with connection.cursor() as cursor:
+        cursor.executemany(sql, rows)

@@ -6,6 +6,7 @@ client (tracker.alerts.http) applies ``address_problem`` to the address it actua
 to, after DNS resolution, so a host name that resolves to a private address is caught too.
 """
 
+import functools
 import ipaddress
 from urllib.parse import urlsplit
 
@@ -25,8 +26,14 @@ class RefusedTarget(Exception):
     """The guard refused a URL or address; nothing was sent and retrying will not help."""
 
 
-def _allowed_networks() -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
-    return [ipaddress.ip_network(net, strict=False) for net in settings.WEBHOOK_ALLOWED_NETWORKS]
+def _allowed_networks() -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    return _parse_networks(tuple(settings.WEBHOOK_ALLOWED_NETWORKS))
+
+
+@functools.lru_cache(maxsize=8)
+def _parse_networks(networks: tuple[str, ...]) -> tuple:
+    # Cached on the setting's value: it is read on every connection of a large fan-out.
+    return tuple(ipaddress.ip_network(net, strict=False) for net in networks)
 
 
 def address_problem(address: IPAddress) -> str:

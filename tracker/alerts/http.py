@@ -48,6 +48,25 @@ class HttpResponse:
 class _GuardedConnectionMixin:
     """Resolve, check every address, then connect to a checked one (see the module doc)."""
 
+    _inline_body: bytes | None = None
+
+    def request(self, method, url, body=None, headers=None, **kwargs):
+        # urllib3 writes the headers and the body with two send() calls; a webhook body is
+        # small, so it goes out with the headers in one (half the system calls per request,
+        # which is much of the client's CPU time in a large fan-out).
+        if isinstance(body, bytes):
+            self._inline_body = body
+            headers = {**(headers or {}), "content-length": str(len(body))}
+            body = None
+        return super().request(method, url, body=body, headers=headers, **kwargs)
+
+    def send(self, data):
+        # The first send after request() is the header block: append the body to it.
+        inline, self._inline_body = self._inline_body, None
+        if inline is not None and isinstance(data, bytes):
+            data += inline
+        return super().send(data)
+
     def _new_conn(self) -> socket.socket:
         host = self._dns_host.strip("[]")
         try:

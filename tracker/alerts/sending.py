@@ -1,26 +1,31 @@
-"""Sending deliveries: claim, send concurrently, record every attempt, schedule retries.
+"""Sending deliveries: claim, send, record every attempt, schedule retries.
 
-Only network I/O runs in the worker threads; claims and results are written by the calling
-thread in batches, so the bookkeeping costs a few queries per batch rather than per
-delivery. A delivery is claimed (status "sending") only when a thread is free to send it at
-once, so no claim is older than one send's total timeout unless its worker died; the sweep
-reclaims those.
+A fan-out runs ``ALERTS_SEND_CONCURRENCY`` threads. Each takes a batch of ids, claims them
+with one conditional UPDATE, sends them one by one and records the results with a couple of
+queries, on its own database connection; no thread waits for another's bookkeeping, and
+the queries are paid per batch rather than per delivery. A thread whose batch has taken a
+send's total timeout hands the rest back, so a live worker never holds a claim longer than
+two sends: an older claim (``claim_timeout()``) means its worker died, and the sweep
+takes it back.
 """
 
 import datetime
 import logging
+import math
 import random
+import threading
+import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
+from django.db import connection, transaction
+from django.db.models import Case, F, Value, When
 from django.utils import timezone
 
-from tracker.models import WebhookEndpoint
+from tracker.models import Event, WebhookEndpoint
 from tracker.models.alerts import Channel, Delivery, DeliveryAttempt, DeliveryStatus
 
 from . import messages, transports
@@ -29,6 +34,8 @@ from .services import deliveries_cancel_for_endpoint
 logger = logging.getLogger(__name__)
 
 RESPONSE_KEEP_CHARS = 4096
+# Deliveries one thread claims at once.
+SEND_BATCH = 32
 
 
 @dataclass
@@ -37,6 +44,17 @@ class SendReport:
     succeeded: int = 0
     failed: int = 0
     cancelled: int = 0
+
+    def add(self, other: "SendReport") -> None:
+        for field in fields(self):
+            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+
+
+def claim_timeout() -> datetime.timedelta:
+    """How long a live worker may hold a claim: two sends (see the module doc) and a margin."""
+    return datetime.timedelta(
+        seconds=settings.WEBHOOK_TOTAL_TIMEOUT * 2 + settings.ALERTS_RECLAIM_MARGIN
+    )
 
 
 def retry_delay(attempts_made: int) -> datetime.timedelta | None:
@@ -57,60 +75,125 @@ def deliveries_send(*, delivery_ids: Iterable[int]) -> SendReport:
     due), so a second run over the same ids sends nothing.
     """
     waiting = deque(sorted(set(delivery_ids)))
+    threads = min(settings.ALERTS_SEND_CONCURRENCY, math.ceil(len(waiting) / SEND_BATCH))
+    if threads <= 1:
+        return _send_from(waiting, threading.Lock(), {})
+    lock = threading.Lock()
+    events: dict[int, Event] = {}
     report = SendReport()
-    capacity = max(1, settings.ALERTS_SEND_CONCURRENCY)
-    if not waiting:
-        return report
-    if len(waiting) == 1:
-        for delivery, job in _claim([waiting.popleft()], report):
-            _record([(delivery, job())], report)
-        return report
-    with ThreadPoolExecutor(
-        max_workers=min(capacity, len(waiting)), thread_name_prefix="alerts-send"
-    ) as executor:
-        in_flight: dict[Future, Delivery] = {}
-        while waiting or in_flight:
-            free = capacity - len(in_flight)
-            if waiting and free > 0:
-                batch = [waiting.popleft() for _ in range(min(free, len(waiting)))]
-                for delivery, job in _claim(batch, report):
-                    in_flight[executor.submit(job)] = delivery
-                if waiting and len(in_flight) < capacity:
-                    continue  # some were not claimable; fill the free threads first
-            if not in_flight:
-                continue
-            done, _ = wait(in_flight, return_when=FIRST_COMPLETED)
-            _record([(in_flight.pop(future), future.result()) for future in done], report)
+    pool = _pool()
+    for future in [pool.submit(_thread_main, waiting, lock, events) for _ in range(threads)]:
+        report.add(future.result())
     return report
 
 
-def _claim(ids: list[int], report: SendReport) -> list[tuple[Delivery, Callable]]:
-    """Claim the due ones among ``ids`` (conditional UPDATE under row locks) and prepare
-    their messages. Deliveries whose subscription was turned off or whose endpoint was
-    disabled are cancelled instead."""
-    now = timezone.now()
-    with transaction.atomic():
-        rows = list(
-            Delivery.objects.select_for_update(skip_locked=True, of=("self",))
-            .filter(pk__in=ids, status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING])
-            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-            .select_related("event", "endpoint", "subscription", "subscription__owner")
-        )
-        cancelled = [d.pk for d in rows if not _still_wanted(d)]
-        claimed = [d for d in rows if d.pk not in cancelled]
-        if cancelled:
-            Delivery.objects.filter(pk__in=cancelled).update(
-                status=DeliveryStatus.CANCELLED, completed_at=now, next_attempt_at=None
+_executor: ThreadPoolExecutor | None = None
+_executor_lock = threading.Lock()
+
+
+def _pool() -> ThreadPoolExecutor:
+    # One pool per process, shared by concurrent tasks: its threads keep their database
+    # connections between fan-outs. A task whose jobs queue behind another's loses nothing,
+    # as ids are only claimed when a thread starts on them.
+    global _executor
+    with _executor_lock:
+        if _executor is None:
+            _executor = ThreadPoolExecutor(
+                max_workers=max(1, settings.ALERTS_SEND_CONCURRENCY),
+                thread_name_prefix="alerts-send",
             )
-            report.cancelled += len(cancelled)
-        Delivery.objects.filter(
-            pk__in=[d.pk for d in claimed],
-            status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING],
-        ).update(status=DeliveryStatus.SENDING, claimed_at=now)
+        return _executor
+
+
+def _thread_main(waiting: deque, lock: threading.Lock, events: dict) -> SendReport:
+    # The pool's threads keep their connections between fan-outs as CONN_MAX_AGE allows,
+    # checked before and after each use the way Django does around a request.
+    connection.close_if_unusable_or_obsolete()
+    try:
+        return _send_from(waiting, lock, events)
+    finally:
+        connection.close_if_unusable_or_obsolete()
+
+
+def _send_from(waiting: deque, lock: threading.Lock, events: dict) -> SendReport:
+    report = SendReport()
+    while True:
+        with lock:
+            batch = [waiting.popleft() for _ in range(min(SEND_BATCH, len(waiting)))]
+        if not batch:
+            return report
+        jobs = _claim(batch, report, events)
+        claimed_at = time.monotonic()
+        results = []
+        for index, (delivery, job) in enumerate(jobs):
+            if results and time.monotonic() - claimed_at > settings.WEBHOOK_TOTAL_TIMEOUT:
+                # Slow receivers ate the batch's time: hand the rest back rather than hold
+                # their claims past claim_timeout() (the sweep would send them twice).
+                rest = [d.pk for d, _ in jobs[index:]]
+                _release(rest)
+                with lock:
+                    waiting.extend(rest)
+                break
+            results.append((delivery, job()))
+        if results:
+            _record(results, report)
+
+
+def _release(ids: list[int]) -> None:
+    Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.SENDING).update(
+        status=Case(
+            When(attempt_count=0, then=Value(DeliveryStatus.PENDING)),
+            default=Value(DeliveryStatus.RETRYING),
+        ),
+        claimed_at=None,
+    )
+
+
+def _claim_ids(ids: list[int], now: datetime.datetime) -> list[int]:
+    # One conditional UPDATE ... RETURNING: atomic on its own, so two workers given the same
+    # ids cannot both claim one (PostgreSQL, and SQLite from 3.35 for the demo).
+    placeholders = ", ".join(["%s"] * len(ids))
+    sql = (
+        f"UPDATE {Delivery._meta.db_table} SET status = %s, claimed_at = %s "
+        f"WHERE id IN ({placeholders}) AND status IN (%s, %s) "
+        "AND (next_attempt_at IS NULL OR next_attempt_at <= %s) RETURNING id"
+    )
+    at = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [DeliveryStatus.SENDING, at, *ids, DeliveryStatus.PENDING, DeliveryStatus.RETRYING, at],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _claim(ids: list[int], report: SendReport, events: dict) -> list[tuple[Delivery, Callable]]:
+    """Claim the due ones among ``ids`` and prepare their messages. Deliveries whose
+    subscription was turned off or whose endpoint was disabled are cancelled instead."""
+    now = timezone.now()
+    claimed_ids = _claim_ids(ids, now)
+    if not claimed_ids:
+        return []
+    rows = list(
+        Delivery.objects.filter(pk__in=claimed_ids).select_related("endpoint", "subscription")
+    )
+    cancelled = [d.pk for d in rows if not _still_wanted(d)]
+    if cancelled:
+        Delivery.objects.filter(pk__in=cancelled).update(
+            status=DeliveryStatus.CANCELLED, completed_at=now, next_attempt_at=None, claimed_at=None
+        )
+        report.cancelled += len(cancelled)
+    # A fan-out is many deliveries of one event: load it (and build its body) once.
+    missing = {d.event_id for d in rows if d.event_id and d.event_id not in events}
+    if missing:
+        events.update(Event.objects.in_bulk(missing))
     jobs = []
-    for delivery in claimed:
+    for delivery in rows:
+        if delivery.pk in cancelled:
+            continue
+        delivery.event = events.get(delivery.event_id)
         try:
-            jobs.append((delivery, _prepare(delivery, now)))
+            jobs.append((delivery, _prepare(delivery, now, events)))
         except Exception:
             # A message that cannot even be built (a template error) must not stay
             # "sending" forever; it is recorded as a failed attempt like any other.
@@ -126,12 +209,21 @@ def _still_wanted(delivery: Delivery) -> bool:
     return delivery.endpoint is None or delivery.endpoint.enabled
 
 
-def _prepare(delivery: Delivery, now: datetime.datetime) -> Callable[[], transports.Outcome]:
+def _prepare(
+    delivery: Delivery, now: datetime.datetime, events: dict
+) -> Callable[[], transports.Outcome]:
     if delivery.channel == Channel.WEBHOOK:
+        if delivery.event is None:  # a test delivery: its body names the delivery
+            body = messages.webhook_body(delivery)
+        else:
+            # The body is the same for every subscriber of the event; build it once.
+            body = getattr(delivery.event, "_webhook_body", None)
+            if body is None:
+                body = delivery.event._webhook_body = messages.webhook_body(delivery)
         message = transports.WebhookMessage(
             url=delivery.endpoint.url,
             message_id=delivery.message_id,
-            body=messages.webhook_body(delivery),
+            body=body,
             secrets=messages.endpoint_signing_secrets(delivery.endpoint, now),
         )
         return lambda: transports.webhook_send(message)
@@ -140,13 +232,17 @@ def _prepare(delivery: Delivery, now: datetime.datetime) -> Callable[[], transpo
 
 
 def _record(results: list[tuple[Delivery, transports.Outcome]], report: SendReport) -> None:
-    """Write the attempts and the deliveries' new state; update the endpoints' health."""
+    """Write the attempts and the deliveries' new state; update the endpoints' health.
+
+    Outcomes are written with one UPDATE per kind of result (succeeded, failed) rather than
+    per row, which is what keeps a large fan-out's bookkeeping cheap.
+    """
     now = timezone.now()
-    attempts = []
+    attempts, succeeded, failed, retrying = [], [], [], []
     for delivery, outcome in results:
         attempts.append(
             DeliveryAttempt(
-                delivery=delivery,
+                delivery_id=delivery.pk,
                 attempted_at=outcome.attempted_at,
                 duration_ms=outcome.duration_ms,
                 http_status=outcome.http_status,
@@ -155,28 +251,34 @@ def _record(results: list[tuple[Delivery, transports.Outcome]], report: SendRepo
                 succeeded=outcome.succeeded,
             )
         )
-        delivery.attempt_count += 1
-        delivery.claimed_at = None
-        delay = None if outcome.permanent else retry_delay(delivery.attempt_count)
+        delay = None if outcome.permanent else retry_delay(delivery.attempt_count + 1)
         if outcome.succeeded:
-            delivery.status = DeliveryStatus.SUCCEEDED
-            delivery.completed_at, delivery.next_attempt_at = now, None
-            report.succeeded += 1
+            succeeded.append(delivery.pk)
         elif delay is None:
-            delivery.status = DeliveryStatus.FAILED
-            delivery.completed_at, delivery.next_attempt_at = now, None
-            report.failed += 1
+            failed.append(delivery.pk)
         else:
-            delivery.status = DeliveryStatus.RETRYING
-            delivery.next_attempt_at = now + delay
-        report.sent += 1
-    disabled: list[WebhookEndpoint] = []
+            retrying.append((delivery.pk, now + delay))
+    report.sent += len(results)
+    report.succeeded += len(succeeded)
+    report.failed += len(failed)
+    done = {"claimed_at": None, "next_attempt_at": None, "completed_at": now}
     with transaction.atomic():
         DeliveryAttempt.objects.bulk_create(attempts)
-        Delivery.objects.bulk_update(
-            [delivery for delivery, _ in results],
-            ["status", "attempt_count", "claimed_at", "completed_at", "next_attempt_at"],
-        )
+        if succeeded:
+            Delivery.objects.filter(pk__in=succeeded).update(
+                status=DeliveryStatus.SUCCEEDED, attempt_count=F("attempt_count") + 1, **done
+            )
+        if failed:
+            Delivery.objects.filter(pk__in=failed).update(
+                status=DeliveryStatus.FAILED, attempt_count=F("attempt_count") + 1, **done
+            )
+        for pk, next_attempt_at in retrying:
+            Delivery.objects.filter(pk=pk).update(
+                status=DeliveryStatus.RETRYING,
+                attempt_count=F("attempt_count") + 1,
+                claimed_at=None,
+                next_attempt_at=next_attempt_at,
+            )
         disabled = _endpoint_health(results, now)
     for endpoint in disabled:
         _notify_owner(endpoint)
@@ -191,12 +293,14 @@ def _endpoint_health(
         if delivery.endpoint_id is None:
             continue
         if outcome.succeeded:
-            ok.add(delivery.endpoint_id)
+            # Only a streak needs ending; the common case (no streak) costs no query.
+            if delivery.endpoint.failing_since is not None:
+                ok.add(delivery.endpoint_id)
         else:
             failing.add(delivery.endpoint_id)
         if outcome.gone:
             gone.add(delivery.endpoint_id)
-    failing -= ok
+    failing -= {d.endpoint_id for d, o in results if o.succeeded}
     if ok:
         WebhookEndpoint.objects.filter(pk__in=ok, failing_since__isnull=False).update(
             failing_since=None
@@ -205,6 +309,8 @@ def _endpoint_health(
         WebhookEndpoint.objects.filter(pk__in=failing, failing_since__isnull=True).update(
             failing_since=now
         )
+    if not failing and not gone:
+        return []
     too_long = now - datetime.timedelta(days=settings.WEBHOOK_DISABLE_AFTER_DAYS)
     reasons = {pk: "It answered 410 Gone." for pk in gone}
     days = f"{settings.WEBHOOK_DISABLE_AFTER_DAYS:g}"

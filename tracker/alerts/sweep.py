@@ -15,6 +15,7 @@ from tracker.models import Event
 from tracker.models.alerts import Delivery, DeliveryAttempt, DeliveryStatus, Digest, DigestStatus
 
 from . import queue
+from .sending import claim_timeout
 
 # Bounds on one sweep's work, so a backlog is worked off over several sweeps.
 _MAX_EVENTS = 500
@@ -39,10 +40,8 @@ def alerts_sweep() -> SweepReport:
     """
     now = timezone.now()
     report = SweepReport()
-    # A claim older than one send's total timeout plus a margin belongs to a dead worker.
-    stale = now - datetime.timedelta(
-        seconds=settings.WEBHOOK_TOTAL_TIMEOUT + settings.ALERTS_RECLAIM_MARGIN
-    )
+    # A claim older than a live worker could hold it belongs to a dead worker.
+    stale = now - claim_timeout()
     report.reclaimed = Delivery.objects.filter(
         status=DeliveryStatus.SENDING, claimed_at__lt=stale
     ).update(status=DeliveryStatus.RETRYING, next_attempt_at=F("claimed_at"), claimed_at=None)

@@ -1,0 +1,134 @@
+"""Shared set-up for the alerts benchmarks: a fresh PostgreSQL database, the local receiver
+in its own process and a Celery worker subprocess on Redis.
+
+Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/alerts_bench; the
+database is dropped and created again), REDIS_URL (default redis://127.0.0.1:6379/1).
+"""
+
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+from urllib.parse import urlsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DATABASE_URL = os.environ.get(
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/alerts_bench"
+)
+REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1")
+ENV = {
+    **os.environ,
+    "DJANGO_SETTINGS_MODULE": "config.settings.local",
+    "DATABASE_URL": DATABASE_URL,
+    "REDIS_URL": REDIS_URL,
+    "EMAIL_URL": "consolemail://",
+    "LOG_LEVEL": "WARNING",
+    "PYTHONUNBUFFERED": "1",
+}
+ENV.pop("CELERY_BROKER_URL", None)
+
+
+def database_recreate() -> None:
+    """Drop and create the benchmark database, then migrate it (in this process)."""
+    import psycopg
+
+    parts = urlsplit(DATABASE_URL)
+    name = parts.path.lstrip("/")
+    admin = parts._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        connection.execute(f'CREATE DATABASE "{name}"')
+    os.environ.update(ENV)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+class ReceiverProcess:
+    """tests.alerts.receiver in its own process."""
+
+    def __init__(self):
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "tests.alerts.receiver", "--port", "0"],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        self.port = int(self.process.stdout.readline())
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _get(self, path: str):
+        with urllib.request.urlopen(self.url(path), timeout=10) as response:
+            return json.loads(response.read())
+
+    def stats(self) -> dict:
+        return self._get("/_stats")
+
+    def log(self) -> list[dict]:
+        return self._get("/_log")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
+class WorkerProcess:
+    """``celery -A config worker --pool threads`` (no beat: only the doorbell path is timed)."""
+
+    def __init__(self, log_path: Path, concurrency: int = 4):
+        from config.celery_app import app
+
+        app.control.purge()
+        self.log_path = log_path
+        self.process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "config",
+                "worker",
+                "--pool",
+                "threads",
+                "-c",
+                str(concurrency),
+                "-l",
+                "INFO",
+                "--without-mingle",
+                "--without-gossip",
+                "--without-heartbeat",
+            ],  # fmt: skip
+            cwd=ROOT,
+            env=ENV,
+            stdout=log_path.open("wb"),
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while b" ready." not in log_path.read_bytes():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit("The worker did not start:\n" + log_path.read_text()[-3000:])
+            time.sleep(0.1)
+
+    def peak_memory_mb(self) -> float:
+        """The worker's peak resident memory (VmHWM; the threads pool is one process)."""
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
