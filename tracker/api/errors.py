@@ -21,12 +21,6 @@ class PreconditionFailed(exceptions.APIException):
     default_code = "precondition_failed"
 
 
-class Conflict(exceptions.APIException):
-    status_code = status.HTTP_409_CONFLICT
-    default_detail = "The request conflicts with the current state of the resource."
-    default_code = "conflict"
-
-
 _VALIDATION_MESSAGE = "Some fields are invalid; see `fields`."
 
 

@@ -11,7 +11,7 @@ from .views.base import VersionedMixin
 _ERROR_CODES = (
     "Stable, machine-readable: invalid, parse_error, not_authenticated, authentication_failed, "
     "permission_denied, not_found, method_not_allowed, not_acceptable, unsupported_media_type, "
-    "conflict, precondition_failed, request_too_large, throttled."
+    "precondition_failed, request_too_large, throttled."
 )
 
 
@@ -57,7 +57,7 @@ class TrackerAutoSchema(AutoSchema):
 
 # Which 4xx an operation can answer, beyond those that apply to every operation.
 _ALWAYS = ("400", "401", "403", "404", "405", "406", "429")
-_WRITES = ("409", "412", "413", "415")
+_WRITES = ("412", "413", "415")
 
 _REASONS = {
     "400": "Invalid input or query parameters.",
@@ -66,7 +66,6 @@ _REASONS = {
     "404": "Not found (or not yours).",
     "405": "Method not allowed.",
     "406": "Cannot produce the requested media type.",
-    "409": "Conflicts with the current state.",
     "412": "If-Match does not match the current ETag; nothing changed.",
     "413": "Body too large.",
     "415": "Body is not JSON.",
