@@ -538,3 +538,12 @@ def test_an_api_write_records_the_same_event_as_the_admin(client, editor):
         }
     )
     assert api_event.actor == admin_event.actor == editor
+
+
+def test_times_with_any_iso_offset_are_understood_or_refused_cleanly(client):
+    """PostgreSQL refuses UTC offsets past about 16 hours, which ISO 8601 allows."""
+    response = client.get("/api/v1/milestones/?updated_since=2020-01-01T00:00:00%2B18:00")
+    assert response.status_code == 200
+    _error(
+        client.get("/api/v1/milestones/?updated_since=0001-01-01T00:00:00%2B05:00"), 400, "invalid"
+    )
