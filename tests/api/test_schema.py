@@ -66,3 +66,11 @@ def test_the_browsable_api_works_with_a_session(client, editor, url):
     response = client.get(url, HTTP_ACCEPT="text/html")
     assert response.status_code == 200
     assert response["Content-Type"].startswith("text/html")
+
+
+def test_the_api_root_lists_the_resources(client, settings):
+    body = client.get("/api/v1/").json()
+    assert body["milestones"].endswith("/api/v1/milestones/")
+    assert body["webhook-endpoints"].endswith("/api/v1/webhook-endpoints/")
+    settings.TRACKER_PUBLIC_READ = False
+    assert client.get("/api/v1/").status_code == 401

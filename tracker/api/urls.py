@@ -4,10 +4,19 @@ from django.urls import path, re_path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
+from .permissions import ReadPermission
 from .views import alerts, events, record
 from .views.fallback import not_found
 
+
+class ApiRootView(DefaultRouter.APIRootView):
+    """Links to every resource; readable by whoever may read the record."""
+
+    permission_classes = [ReadPermission]
+
+
 router = DefaultRouter(trailing_slash=True)
+router.APIRootView = ApiRootView
 router.register("organizations", record.OrganizationViewSet, basename="organization")
 router.register("processes", record.ProcessViewSet, basename="process")
 router.register("milestones", record.MilestoneViewSet, basename="milestone")
