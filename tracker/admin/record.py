@@ -5,6 +5,7 @@ import json
 
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import models
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
@@ -48,6 +49,9 @@ def _adopt(target, saved) -> None:
 class ServiceAdminMixin:
     """Turns a refusal raised by a service during save (a race the form could not see) into a
     message on the same page instead of a server error; the transaction has rolled back."""
+
+    # A URL typed without a scheme is taken as https (Django 6's default; 5.2 warns).
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
         try:
