@@ -1,8 +1,9 @@
 """Shared set-up for the alerts benchmarks: a fresh PostgreSQL database, the local receiver
 in its own process and a Celery worker subprocess on Redis.
 
-Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/alerts_bench; the
-database is dropped and created again), REDIS_URL (default redis://127.0.0.1:6379/1).
+Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/alerts_bench with
+conn_max_age=60 as in production; the database is dropped and created again), REDIS_URL
+(default redis://127.0.0.1:6379/1).
 """
 
 import json
@@ -18,7 +19,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 DATABASE_URL = os.environ.get(
-    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/alerts_bench"
+    "BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/alerts_bench?conn_max_age=60"
 )
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1")
 ENV = {
@@ -39,7 +40,7 @@ def database_recreate() -> None:
 
     parts = urlsplit(DATABASE_URL)
     name = parts.path.lstrip("/")
-    admin = parts._replace(path="/postgres").geturl()
+    admin = parts._replace(path="/postgres", query="").geturl()
     with psycopg.connect(admin, autocommit=True) as connection:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         connection.execute(f'CREATE DATABASE "{name}"')

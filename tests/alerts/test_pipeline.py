@@ -13,6 +13,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 from tests.factories import MilestoneFactory, OrganizationFactory, ProcessFactory
 from tracker import tasks
 from tracker.alerts import sweep
+from tracker.alerts.dispatch import event_dispatch
 from tracker.alerts.services import (
     delivery_redeliver,
     endpoint_create,
@@ -134,10 +135,10 @@ def test_deliveries_send_runs_twice_and_acts_once(owner, endpoint, receiver):
 
 
 def _deliveries_created(event):
-    # Fan out without sending, as when the worker died right after dispatching.
-    from tracker.alerts.dispatch import event_dispatch
-
+    # Fan out without sending, as when the worker died right after dispatching and the
+    # sweep has taken its claims back.
     event_dispatch(event_id=event.pk)
+    Delivery.objects.filter(event=event).update(status=DeliveryStatus.PENDING, claimed_at=None)
     return list(Delivery.objects.filter(event=event))
 
 

@@ -143,6 +143,7 @@ def test_disabling_cancels_waiting_deliveries_and_re_enabling_clears_the_reason(
     milestone = MilestoneFactory()
     milestone_update(actor="importer:test", milestone=milestone, data={"notes": "x"})
     event_dispatch(event_id=Event.objects.get().pk)
+    Delivery.objects.update(status=DeliveryStatus.PENDING, claimed_at=None)  # not sent yet
     endpoint = endpoint_update(endpoint=endpoint, data={"enabled": False}, expected_version=1)
     assert endpoint.disabled_reason == "Disabled by its owner."
     assert Delivery.objects.get().status == DeliveryStatus.CANCELLED

@@ -1,5 +1,7 @@
 """Fan-out: turning one committed event into deliveries, exactly once."""
 
+from dataclasses import dataclass, field
+
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -9,15 +11,27 @@ from tracker.models.alerts import Cadence, Delivery, DeliveryStatus
 from .selectors import subscriptions_matching
 from .services import message_id_new
 
+# Up to this many immediate deliveries are claimed as they are created and sent by the
+# dispatching task itself; a larger fan-out goes to the sending threads.
+CLAIM_AT_DISPATCH = 4
 
-def event_dispatch(*, event_id: int) -> list[int]:
-    """Claim the event, create one delivery per matching subscription, and return the ids
-    of the deliveries to send now (digest subscriptions' deliveries are held).
+
+@dataclass
+class Fanout:
+    # Claimed at creation (status "sending"), with event, endpoint and subscription loaded.
+    claimed: list[Delivery] = field(default_factory=list)
+    # Pending, for the sending threads to claim.
+    pending_ids: list[int] = field(default_factory=list)
+
+
+def event_dispatch(*, event_id: int) -> Fanout:
+    """Claim the event and create one delivery per matching subscription (held for digest
+    subscriptions); return what to send now.
 
     The claim (``dispatched_at`` set by a conditional UPDATE) and the deliveries commit
     together, so a crash loses neither: before the commit the event is still undispatched
-    for the sweep; after it the deliveries are pending for the sweep. A second run finds
-    the event claimed and does nothing.
+    for the sweep; after it the deliveries are pending, or claimed and reclaimed by the
+    sweep once their claim is stale. A second run finds the event claimed and does nothing.
     """
     now = timezone.now()
     with transaction.atomic():
@@ -25,33 +39,65 @@ def event_dispatch(*, event_id: int) -> list[int]:
             dispatched_at=now
         )
         if claimed != 1:
-            return []
+            return Fanout()
         event = Event.objects.get(pk=event_id)
-        rows = []
+        subscriptions = {s.pk: s for s in subscriptions_matching(event=event)}
+        immediate = [s for s in subscriptions.values() if s.cadence == Cadence.IMMEDIATE]
+        claim_now = len(immediate) <= CLAIM_AT_DISPATCH
+        if claim_now:
+            initial_status, claimed_at = DeliveryStatus.SENDING, now
+        else:
+            initial_status, claimed_at = DeliveryStatus.PENDING, None
         at = connection.ops.adapt_datetimefield_value(now)
-        for subscription in subscriptions_matching(event=event):
-            immediate = subscription.cadence == Cadence.IMMEDIATE
-            rows.append(
+        rows = [
+            (
+                event.pk,
+                subscription.pk,
+                subscription.channel,
+                subscription.endpoint_id,
+                event.type,
                 (
-                    event.pk,
-                    subscription.pk,
-                    subscription.channel,
-                    subscription.endpoint_id,
-                    event.type,
-                    (DeliveryStatus.PENDING if immediate else DeliveryStatus.HELD).value,
-                    message_id_new(),
-                    0,
-                    at if immediate else None,
-                    at,
-                )
+                    initial_status
+                    if subscription.cadence == Cadence.IMMEDIATE
+                    else DeliveryStatus.HELD
+                ).value,
+                message_id_new(),
+                0,
+                at if subscription.cadence == Cadence.IMMEDIATE else None,
+                connection.ops.adapt_datetimefield_value(claimed_at)
+                if subscription.cadence == Cadence.IMMEDIATE
+                else None,
+                at,
             )
+            for subscription in subscriptions.values()
+        ]
         if rows:
             _deliveries_insert(rows)
-        return list(
-            Delivery.objects.filter(event=event, status=DeliveryStatus.PENDING)
+        created = (
+            Delivery.objects.filter(event=event, status=initial_status)
             .order_by("id")
-            .values_list("pk", flat=True)
+            .only("pk", "subscription_id", "message_id")
         )
+        if not claim_now:
+            return Fanout(pending_ids=[d.pk for d in created])
+        deliveries = []
+        for row in created:
+            subscription = subscriptions[row.subscription_id]
+            delivery = Delivery(
+                pk=row.pk,
+                event=event,
+                subscription=subscription,
+                channel=subscription.channel,
+                endpoint=subscription.endpoint,
+                event_type=event.type,
+                status=DeliveryStatus.SENDING,
+                message_id=row.message_id,
+                attempt_count=0,
+                next_attempt_at=now,
+                claimed_at=now,
+            )
+            deliveries.append(delivery)
+        return Fanout(claimed=deliveries)
 
 
 _COLUMNS = (
@@ -64,6 +110,7 @@ _COLUMNS = (
     "message_id",
     "attempt_count",
     "next_attempt_at",
+    "claimed_at",
     "created_at",
 )
 
