@@ -201,3 +201,17 @@ def test_unknown_choice_is_refused():
 def test_unknown_kind_is_refused():
     errors = errors_of(lambda: milestone_create(actor="t", kind="rumour", data={"title": "T"}))
     assert "kind" in errors
+
+
+def test_organization_delete_refuses_stale_version_and_live_processes():
+    from tracker.services.errors import ConcurrentUpdateError
+    from tracker.services.organizations import organization_delete
+
+    organization = OrganizationFactory()
+    organization_update(organization=organization, data={"ticker": "ABC"})
+    with pytest.raises(ConcurrentUpdateError):
+        organization_delete(organization=organization, expected_version=1)
+    ProcessFactory(organization=organization)
+    with pytest.raises(ValidationError, match="still has processes"):
+        organization_delete(organization=organization, expected_version=2)
+    assert Organization.objects.filter(pk=organization.pk).exists()

@@ -49,14 +49,22 @@ def organization_update(
     return current
 
 
-def organization_delete(*, organization: Organization) -> None:
-    """Delete an organization that has no processes left."""
+def organization_delete(*, organization: Organization, expected_version: int | None = None) -> None:
+    """Delete an organization that has no processes left.
+
+    Refuses a stale ``expected_version`` with ConcurrentUpdateError.
+    """
     with transaction.atomic():
-        if organization.processes.exists():
+        current = Organization.objects.select_for_update().get(pk=organization.pk)
+        if expected_version is not None and current.version != expected_version:
+            raise ConcurrentUpdateError(
+                label="organization", expected=expected_version, current=current.version
+            )
+        if current.processes.exists():
             raise ValidationError(
                 "This organization still has processes; delete or move them first."
             )
-        organization.delete()
+        current.delete()
 
 
 def _refuse_unknown(data: Mapping[str, Any]) -> None:

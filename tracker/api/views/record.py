@@ -65,9 +65,7 @@ class OrganizationViewSet(ServiceViewSet):
         )
 
     def service_delete(self, instance, expected_version):
-        # organization_delete takes no version: the If-Match check in expected_version()
-        # has already compared against the row as just read.
-        organization_delete(organization=instance)
+        organization_delete(organization=instance, expected_version=expected_version)
 
 
 @extend_schema_view(
