@@ -29,6 +29,8 @@ ENV = {
     "REDIS_URL": REDIS_URL,
     "EMAIL_URL": "consolemail://",
     "LOG_LEVEL": "WARNING",
+    # As in production: with DEBUG on, Django also records every query it runs.
+    "DEBUG": "False",
     "PYTHONUNBUFFERED": "1",
 }
 ENV.pop("CELERY_BROKER_URL", None)
@@ -126,6 +128,11 @@ class WorkerProcess:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
+
+    def cpu_seconds(self) -> float:
+        """User plus system CPU time the worker has used so far."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     def stop(self) -> None:
         self.process.terminate()

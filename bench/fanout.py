@@ -81,7 +81,9 @@ def main() -> None:
         # The first fan-out of a fresh worker also opens its sending threads' database
         # connections; the second shows the steady state. Both are reported.
         cold_done, cold_seconds = fan_out({"status": "in_progress"})
+        cpu_before = worker.cpu_seconds()
         done, seconds = fan_out({"status": "delayed"})
+        worker_cpu = worker.cpu_seconds() - cpu_before
         received = receiver.stats()["requests"] - already
         rate = done / seconds
         memory = worker.peak_memory_mb()
@@ -102,6 +104,7 @@ def main() -> None:
             f"pipeline, second change (commit -> all {done} recorded succeeded): "
             f"{seconds:.2f} s, {rate:.0f} deliveries/s; receiver saw {received} in all"
         )
+        print(f"worker CPU for the second change: {worker_cpu:.2f} s")
         print(f"ratio pipeline / baseline: {rate / baseline_rate:.2f} (target >= 1.0)")
         print(f"worker peak memory (VmHWM): {memory:.0f} MB (target < 300 MB)")
         if min(done, cold_done) < count:
