@@ -4,7 +4,10 @@ These call the transport in the test process against the local receiver; no work
 """
 
 import base64
+import shutil
 import socket
+import ssl
+import subprocess
 import time
 
 import pytest
@@ -167,3 +170,44 @@ def test_plain_http_is_refused_unless_allowed(receiver):
 def test_the_guard_reads_every_answer_of_a_name():
     # "localhost" may answer 127.0.0.1 and ::1; both are loopback, and neither is tried.
     assert "loopback" in _refused_quickly("http://localhost:9/hook")
+
+
+# --- HTTPS -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def tls_receiver(tmp_path):
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is needed to make a test certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+         "-keyout", str(key), "-out", str(cert), "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    server = Receiver()
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(cert, key)
+    server._server.socket = context.wrap_socket(server._server.socket, server_side=True)
+    server.start()
+    server.cert = cert
+    yield server
+    server.stop()
+
+
+def test_https_certificates_are_verified(tls_receiver):
+    outcome = webhook_send(_message(f"https://127.0.0.1:{tls_receiver.port}/hook"))
+    assert not outcome.succeeded and not outcome.permanent
+    assert "TLS error" in outcome.error and "certificate" in outcome.error
+    assert not tls_receiver.requests
+
+
+def test_https_to_a_trusted_receiver_is_signed_and_delivered(tls_receiver, monkeypatch):
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_receiver.cert))
+    secret = secret_generate()
+    outcome = webhook_send(_message(f"https://127.0.0.1:{tls_receiver.port}/hook", [secret]))
+    assert outcome.succeeded, outcome.error
+    [request] = tls_receiver.requests
+    Webhook(secret).verify(request.body, request.headers)
