@@ -1,5 +1,6 @@
 """Field validators shared by the models, the admin forms and the API serializers."""
 
+import datetime
 import re
 
 from django.core.exceptions import ValidationError
@@ -9,8 +10,9 @@ http_url_validator = URLValidator(
     schemes=["http", "https"], message="Enter a valid http:// or https:// URL."
 )
 
-_CIK_RE = re.compile(r"^\d{1,10}$")
-_ACCESSION_RE = re.compile(r"^\d{10}-\d{2}-\d{6}$")
+# [0-9], not \d: \d accepts other scripts' digits and would let the same filing in twice.
+_CIK_RE = re.compile(r"^[0-9]{1,10}$")
+_ACCESSION_RE = re.compile(r"^[0-9]{10}-[0-9]{2}-[0-9]{6}$")
 _TICKER_RE = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 
 
@@ -47,4 +49,18 @@ def validate_ticker(value: str) -> None:
             "A ticker is 1 to 10 upper-case letters, digits, dots or hyphens, starting with a "
             "letter.",
             code="invalid_ticker",
+        )
+
+
+# Dates outside this range are typing mistakes, and far-future ones cannot be rendered in
+# calendars (the day after 9999-12-31 does not exist).
+EARLIEST_DATE = datetime.date(1900, 1, 1)
+LATEST_DATE = datetime.date(2199, 12, 31)
+
+
+def validate_sane_date(value: datetime.date | None) -> None:
+    if value is not None and not EARLIEST_DATE <= value <= LATEST_DATE:
+        raise ValidationError(
+            f"Enter a date between {EARLIEST_DATE.isoformat()} and {LATEST_DATE.isoformat()}.",
+            code="date_out_of_range",
         )

@@ -215,3 +215,36 @@ def test_organization_delete_refuses_stale_version_and_live_processes():
     with pytest.raises(ValidationError, match="still has processes"):
         organization_delete(organization=organization, expected_version=2)
     assert Organization.objects.filter(pk=organization.pk).exists()
+
+
+@pytest.mark.parametrize("field", ["target_date", "actual_date"])
+def test_dates_beyond_the_sane_range_are_refused(field):
+    milestone = MilestoneFactory()
+    errors = errors_of(
+        lambda: milestone_update(
+            actor="t", milestone=milestone, data={field: datetime.date(9999, 12, 31)}
+        )
+    )
+    assert "between 1900-01-01 and 2199-12-31" in errors[field][0]
+
+
+def test_non_ascii_digits_are_not_an_accession_number():
+    process = ProcessFactory()
+    errors = errors_of(
+        lambda: milestone_create(
+            actor="t",
+            kind=MilestoneKind.FILING,
+            data={
+                "process": process,
+                "title": "S-1",
+                "accession_number": "\uff10\uff10\uff10\uff11\uff12\uff13\uff14\uff15\uff16\uff17"
+                "-\uff12\uff15-\uff10\uff10\uff10\uff11\uff12\uff13",
+            },
+        )
+    )
+    assert "accession_number" in errors
+
+
+def test_non_ascii_digits_are_not_a_cik():
+    errors = errors_of(lambda: organization_create(data={"name": "X", "cik": "\u0661\u0662\u0663"}))
+    assert "cik" in errors

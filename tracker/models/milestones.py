@@ -4,7 +4,10 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from tracker.validators import (
+    EARLIEST_DATE,
+    LATEST_DATE,
     http_url_validator,
+    validate_sane_date,
     validate_sec_accession_number,
     validate_ticker,
 )
@@ -47,8 +50,12 @@ class Milestone(models.Model):
     status = models.CharField(
         max_length=16, choices=MilestoneStatus.choices, default=MilestoneStatus.PLANNED
     )
-    target_date = models.DateField(null=True, blank=True, help_text="When it is expected.")
-    actual_date = models.DateField(null=True, blank=True, help_text="When it happened.")
+    target_date = models.DateField(
+        null=True, blank=True, validators=[validate_sane_date], help_text="When it is expected."
+    )
+    actual_date = models.DateField(
+        null=True, blank=True, validators=[validate_sane_date], help_text="When it happened."
+    )
     source_url = models.URLField(max_length=500, blank=True, validators=[http_url_validator])
     notes = models.TextField(blank=True)
     depends_on = models.ManyToManyField(
@@ -78,11 +85,13 @@ class Milestone(models.Model):
                 violation_error_message="A completed milestone needs an actual date.",
             ),
             models.CheckConstraint(
-                condition=Q(target_date__isnull=True) | Q(target_date__gte="1900-01-01"),
+                condition=Q(target_date__isnull=True)
+                | Q(target_date__gte=EARLIEST_DATE, target_date__lte=LATEST_DATE),
                 name="milestone_target_date_sane",
             ),
             models.CheckConstraint(
-                condition=Q(actual_date__isnull=True) | Q(actual_date__gte="1900-01-01"),
+                condition=Q(actual_date__isnull=True)
+                | Q(actual_date__gte=EARLIEST_DATE, actual_date__lte=LATEST_DATE),
                 name="milestone_actual_date_sane",
             ),
         ]
@@ -174,7 +183,7 @@ class Filing(Milestone):
         blank=True,
         help_text="SEC accession numbers look like 0001234567-25-000123.",
     )
-    filed_on = models.DateField(null=True, blank=True)
+    filed_on = models.DateField(null=True, blank=True, validators=[validate_sane_date])
     document_url = models.URLField(max_length=500, blank=True, validators=[http_url_validator])
 
     class Meta:
@@ -227,7 +236,7 @@ class AgReview(Milestone):
     authority = models.CharField(max_length=16, choices=AgAuthority.choices)
     stage = models.CharField(max_length=32, choices=AgStage.choices, default=AgStage.NOTICE_FILED)
     conditions = models.TextField(blank=True)
-    decided_on = models.DateField(null=True, blank=True)
+    decided_on = models.DateField(null=True, blank=True, validators=[validate_sane_date])
 
     class Meta:
         verbose_name = "AG review"
