@@ -58,13 +58,11 @@ def test_update_records_changed_fields_as_old_and_new():
     assert event.snapshot["milestone"]["version"] == 2
 
 
-def test_status_change_is_a_status_changed_event_with_every_change():
+def test_completing_is_one_status_changed_event_with_its_actual_date():
     milestone = MilestoneFactory(status="planned", target_date=TODAY)
 
     milestone_update(
-        actor="test",
-        milestone=milestone,
-        data={"status": "completed", "actual_date": TODAY, "notes": "done"},
+        actor="test", milestone=milestone, data={"status": "completed", "actual_date": TODAY}
     )
 
     event = Event.objects.get()
@@ -72,8 +70,25 @@ def test_status_change_is_a_status_changed_event_with_every_change():
     assert event.changes == {
         "status": ["planned", "completed"],
         "actual_date": [None, TODAY.isoformat()],
-        "notes": ["", "done"],
     }
+
+
+def test_a_slip_is_both_a_status_change_and_a_date_change():
+    milestone = MilestoneFactory(status="planned", target_date=datetime.date(2027, 1, 5))
+
+    milestone_update(
+        actor="test",
+        milestone=milestone,
+        data={"status": "delayed", "target_date": datetime.date(2027, 3, 1), "notes": "Slipped"},
+    )
+
+    assert [(e.type, e.changes) for e in Event.objects.order_by("id")] == [
+        (EventType.MILESTONE_STATUS_CHANGED, {"status": ["planned", "delayed"]}),
+        (EventType.MILESTONE_DATE_CHANGED, {"target_date": ["2027-01-05", "2027-03-01"]}),
+        (EventType.MILESTONE_UPDATED, {"notes": ["", "Slipped"]}),
+    ]
+    # Every event of the save shows the milestone as it stood after the whole save.
+    assert {e.snapshot["milestone"]["version"] for e in Event.objects.all()} == {2}
 
 
 def test_target_date_move_is_a_date_changed_event():
@@ -118,6 +133,23 @@ def test_save_that_changes_nothing_writes_no_event_and_keeps_the_version():
 
     assert Event.objects.count() == 0
     assert saved.version == 1
+
+
+def test_deleting_a_dependency_records_the_lost_link_on_its_dependents():
+    first = MilestoneFactory()
+    second = MilestoneFactory(process=first.process)
+    milestone_update(actor="t", milestone=second, data={}, depends_on=[first])
+
+    milestone_delete(actor="t", milestone=first)
+
+    second.refresh_from_db()
+    assert list(second.depends_on.all()) == []
+    assert second.version == 3
+    event = Event.objects.filter(milestone=second).last()
+    assert (event.type, event.changes) == (
+        EventType.MILESTONE_UPDATED,
+        {"depends_on": [[first.pk], []]},
+    )
 
 
 def test_delete_writes_deleted_event_that_outlives_the_row():

@@ -35,6 +35,9 @@ MODEL_FOR_KIND: dict[str, type[Milestone]] = {
 }
 KIND_FOR_MODEL = {model: kind for kind, model in MODEL_FOR_KIND.items()}
 
+# An arbitrary constant naming the advisory lock that guards the dependency graph.
+_DEPENDENCY_LOCK_KEY = 7_201_520
+
 # Fields callers may not set: identity, bookkeeping and the kind (fixed by the model).
 _PROTECTED_FIELDS = {"id", "pk", "milestone_ptr", "kind", "version", "created_at", "updated_at"}
 
@@ -84,9 +87,12 @@ def milestone_update(
 
     ``expected_version`` is the version the caller read; when the row has moved on since,
     ConcurrentUpdateError is raised and nothing changes. A save that changes nothing writes
-    no event. One event per save: ``milestone.status_changed`` when the status moved, else
-    ``milestone.date_changed`` when the target or actual date moved, else
-    ``milestone.updated``; each carries every changed field as ``{field: [old, new]}``.
+    no event. Otherwise the changes (``{field: [old, new]}``) are split over up to three
+    events so that each type means one thing to its subscribers:
+    ``milestone.status_changed`` (the status, and the actual date that came with it),
+    ``milestone.date_changed`` (target or actual date moves) and ``milestone.updated``
+    (everything else). A slip, "delayed with a new target date", is thus both a status
+    change and a date change.
     """
     model = MODEL_FOR_KIND[milestone.kind]
     _refuse_protected(model, data)
@@ -120,14 +126,16 @@ def milestone_update(
             _set_dependencies(current, dependencies)
         if "process_id" in changes:
             changes["process"] = changes.pop("process_id")
-        event_record(
-            type=_update_event_type(changes),
-            actor=actor,
-            process=current.process,
-            milestone=current,
-            changes=changes,
-            snapshot=_snapshot(current),
-        )
+        snapshot = _snapshot(current)
+        for event_type, event_changes in _split_changes(changes):
+            event_record(
+                type=event_type,
+                actor=actor,
+                process=current.process,
+                milestone=current,
+                changes=event_changes,
+                snapshot=snapshot,
+            )
     return current
 
 
@@ -141,6 +149,13 @@ def milestone_delete(
         if expected_version is not None and current.version != expected_version:
             raise ConcurrentUpdateError(
                 label="milestone", expected=expected_version, current=current.version
+            )
+        # Milestones that depended on this one lose that link: record it on each of them
+        # (an event and a new version) rather than let the cascade change them silently.
+        for dependent in Milestone.objects.filter(dependency_links__depends_on=current):
+            remaining = dependent.depends_on.exclude(pk=current.pk)
+            milestone_update(
+                actor=actor, milestone=dependent.typed(), data={}, depends_on=list(remaining)
             )
         event_record(
             type=EventType.MILESTONE_DELETED,
@@ -215,6 +230,8 @@ def _set_dependencies(milestone: Milestone, dependencies: list[Milestone]) -> No
     ids = {d.pk for d in dependencies}
     if milestone.pk in ids:
         raise ValidationError({"depends_on": "A milestone cannot depend on itself."})
+    if ids:  # removing links cannot close a cycle; adding them can
+        _lock_dependency_graph()
     if would_create_cycle(milestone, ids):
         raise ValidationError(
             {"depends_on": "These dependencies would form a cycle back to this milestone."}
@@ -228,6 +245,19 @@ def _set_dependencies(milestone: Milestone, dependencies: list[Milestone]) -> No
     MilestoneDependency.objects.bulk_create(
         MilestoneDependency(milestone=milestone, depends_on_id=pk) for pk in ids - existing
     )
+
+
+def _lock_dependency_graph() -> None:
+    """Serialize dependency changes until the transaction ends.
+
+    Two concurrent saves (A -> B and B -> A) would each pass the cycle check against the
+    other's uncommitted state; one transaction-scoped advisory lock makes them take turns.
+    SQLite (the demo) already serializes writers with its IMMEDIATE transactions.
+    """
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_DEPENDENCY_LOCK_KEY])
 
 
 def _next_position(process_id: int) -> int:
@@ -257,9 +287,20 @@ def _snapshot(milestone: Milestone) -> dict:
     )
 
 
-def _update_event_type(changes: dict) -> str:
-    if "status" in changes:
-        return EventType.MILESTONE_STATUS_CHANGED
-    if {"target_date", "actual_date"} & changes.keys():
-        return EventType.MILESTONE_DATE_CHANGED
-    return EventType.MILESTONE_UPDATED
+def _split_changes(changes: dict) -> list[tuple[str, dict]]:
+    """Group a save's changes into the events that describe it (see milestone_update)."""
+    remaining = dict(changes)
+    groups = []
+    if "status" in remaining:
+        moved = [name for name in ("status", "actual_date") if name in remaining]
+        groups.append(
+            (EventType.MILESTONE_STATUS_CHANGED, {name: remaining.pop(name) for name in moved})
+        )
+    moved = [name for name in ("target_date", "actual_date") if name in remaining]
+    if moved:
+        groups.append(
+            (EventType.MILESTONE_DATE_CHANGED, {name: remaining.pop(name) for name in moved})
+        )
+    if remaining:
+        groups.append((EventType.MILESTONE_UPDATED, remaining))
+    return groups
