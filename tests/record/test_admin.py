@@ -243,3 +243,32 @@ def test_user_outside_editors_cannot_edit(client):
     client.force_login(UserFactory(is_staff=True))
     response = client.get(reverse("admin:tracker_milestone_add"))
     assert response.status_code == 403
+
+
+def test_admin_deletes_a_process_with_its_milestones_and_their_events(editor_client):
+    process = ProcessFactory()
+    MilestoneFactory.create_batch(2, process=process)
+    url = reverse("admin:tracker_process_delete", args=[process.pk])
+
+    confirm = editor_client.get(url)
+    assert "Cannot delete" not in confirm.content.decode()
+    response = editor_client.post(url, {"post": "yes"})
+
+    assert response.status_code == 302
+    assert not Milestone.objects.filter(process_id=process.pk).exists()
+    assert list(Event.objects.values_list("type", flat=True)) == [
+        EventType.MILESTONE_DELETED,
+        EventType.MILESTONE_DELETED,
+        EventType.PROCESS_DELETED,
+    ]
+
+
+def test_milestone_added_without_position_goes_to_the_end(editor_client):
+    existing = MilestoneFactory(position=7)
+
+    response = editor_client.post(
+        reverse("admin:tracker_milestone_add"), milestone_post(existing, position="")
+    )
+
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert Milestone.objects.get(title="Board approval").position == 8

@@ -21,6 +21,12 @@ class VersionedForm(forms.ModelForm):
         super().__init__(*args, **kwargs)
         if self.instance.pk:
             self.fields["loaded_version"].initial = self.instance.version
+        if "position" in self.fields:
+            # Left blank, a new milestone goes to the end of its process.
+            self.fields["position"].required = False
+            if not self.instance.pk:
+                self.initial.pop("position", None)
+                self.fields["position"].initial = None
 
     def clean(self):
         cleaned = super().clean()

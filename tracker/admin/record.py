@@ -29,9 +29,15 @@ from .forms import MilestoneForm, VersionedForm
 
 
 def _model_data(form, instance) -> dict:
-    """The cleaned values of the form's model fields (not extra fields like the version)."""
+    """The cleaned values of the form's model fields (not extra fields like the version).
+
+    A blank position is left out, so the service puts a new milestone at the end.
+    """
     names = {f.name for f in instance._meta.concrete_fields if not f.primary_key}
-    return {name: value for name, value in form.cleaned_data.items() if name in names}
+    data = {name: value for name, value in form.cleaned_data.items() if name in names}
+    if "position" in data and data["position"] is None:
+        del data["position"]
+    return data
 
 
 def _changed_data(form, instance) -> dict:
@@ -234,6 +240,20 @@ class ProcessAdmin(ServiceAdminMixin, admin.ModelAdmin):
                     expected_version=inline_form.cleaned_data.get("loaded_version"),
                 )
                 formset.changed_objects.append((milestone, list(changed)))
+
+    def get_deleted_objects(self, objs, request):
+        # Milestone.process is PROTECT so that nothing deletes milestones without their
+        # events; process_delete removes them through the services, so here they are part of
+        # what gets deleted rather than something that blocks the deletion.
+        to_delete, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+        milestones = list(Milestone.objects.filter(process__in=objs))
+        if milestones:
+            protected = []
+            to_delete.append([f"Milestone: {milestone}" for milestone in milestones])
+            model_count[Milestone._meta.verbose_name_plural] = len(milestones)
+            if not request.user.has_perm("tracker.delete_milestone"):
+                perms_needed.add(Milestone._meta.verbose_name)
+        return to_delete, model_count, perms_needed, protected
 
     def delete_model(self, request, obj):
         process_delete(actor=request.user, process=obj)

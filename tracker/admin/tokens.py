@@ -30,6 +30,17 @@ class ApiTokenAdmin(admin.ModelAdmin):
             return "active"
         return f"revoked {timezone.localtime(token.revoked_at):%Y-%m-%d %H:%M}"
 
+    def get_queryset(self, request):
+        # Only superusers manage other people's tokens.
+        tokens = super().get_queryset(request)
+        return tokens if request.user.is_superuser else tokens.filter(user=request.user)
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user" and not request.user.is_superuser:
+            # Otherwise any staff user could mint a key that acts as a superuser.
+            kwargs["queryset"] = type(request.user)._default_manager.filter(pk=request.user.pk)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         if obj is None:
             kwargs["form"] = ApiTokenCreateForm
