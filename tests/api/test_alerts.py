@@ -247,3 +247,9 @@ def test_the_deliveries_page_costs_the_same_for_10_and_100_rows(client, user):
     small = queries()
     add(90)
     assert queries() == small
+
+
+def test_boolean_filters_refuse_values_other_than_true_and_false(client, user):
+    response = client.get("/api/v1/subscriptions/?active=maybe", **bearer(user))
+    assert response.status_code == 400
+    assert "active" in response.json()["fields"]

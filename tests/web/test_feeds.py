@@ -100,6 +100,7 @@ def test_empty_filter_values_mean_no_filter(client, record):
     ("query", "reason"),
     [
         ("?organization=nope", "No organization has the slug 'nope'."),
+        ("?organization=%00", "'organization' must be an organization's slug"),
         ("?organization=acme&organization=other", "Give at most one 'organization'"),
         ("?process=abc", "'process' must be a process id"),
         ("?process=0", "'process' must be a process id"),

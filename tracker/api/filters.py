@@ -154,13 +154,27 @@ class EventFilter(filters.FilterSet):
         fields = ["after", "type", "organization", "process", "milestone"]
 
 
+def strict_boolean_filter(field_name: str) -> filters.TypedChoiceFilter:
+    """``true`` or ``false`` only: django-filter's BooleanFilter ignores any other value,
+    so ``?active=maybe`` would quietly return everything."""
+    return filters.TypedChoiceFilter(
+        field_name=field_name,
+        choices=[("true", "true"), ("false", "false")],
+        coerce=lambda value: value == "true",
+    )
+
+
 class SubscriptionFilter(filters.FilterSet):
+    active = strict_boolean_filter("active")
+
     class Meta:
         model = Subscription
         fields = ["channel", "cadence", "active"]
 
 
 class WebhookEndpointFilter(filters.FilterSet):
+    enabled = strict_boolean_filter("enabled")
+
     class Meta:
         model = WebhookEndpoint
         fields = ["enabled"]

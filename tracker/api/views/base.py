@@ -1,7 +1,7 @@
 """What every resource shares: strict query parameters, ETags and If-Match, and writes that
 go through a service."""
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from django.db import models
 from rest_framework import exceptions, status, viewsets
@@ -115,8 +115,18 @@ class ServiceViewSet(StrictQueryParamsMixin, VersionedMixin, viewsets.ModelViewS
         # Through the selector again, so the response has the same shape (and joins) as a GET.
         return self.get_queryset().get(pk=instance.pk)
 
+    def _refuse_unknown_fields(self, serializer, data) -> None:
+        # A misspelt field ("target_dat") would otherwise be dropped while the client
+        # believes it saved. Read-only fields are let through so a GET body can be sent back.
+        if not isinstance(data, Mapping):
+            return
+        unknown = sorted(set(data) - set(serializer.fields))
+        if unknown:
+            raise exceptions.ValidationError({name: ["Unknown field."] for name in unknown})
+
     def create(self, request, *args, **kwargs):
         serializer = self.get_serializer(data=request.data)
+        self._refuse_unknown_fields(serializer, request.data)
         serializer.is_valid(raise_exception=True)
         instance = self._reloaded(self.service_create(*self._split(serializer.validated_data)))
         location = reverse(f"api:{self.basename}-detail", args=[instance.pk], request=request)
@@ -130,6 +140,7 @@ class ServiceViewSet(StrictQueryParamsMixin, VersionedMixin, viewsets.ModelViewS
         serializer = self.get_serializer(
             instance, data=request.data, partial=kwargs.get("partial", False)
         )
+        self._refuse_unknown_fields(serializer, request.data)
         serializer.is_valid(raise_exception=True)
         data, related = self._split(serializer.validated_data)
         updated = self.service_update(instance, data, related, expected)
