@@ -73,13 +73,10 @@ def event_dispatch(*, event_id: int) -> Fanout:
         ]
         if rows:
             _deliveries_insert(rows)
-        created = (
-            Delivery.objects.filter(event=event, status=initial_status)
-            .order_by("id")
-            .only("pk", "subscription_id", "message_id")
-        )
+        created = Delivery.objects.filter(event=event, status=initial_status).order_by("id")
         if not claim_now:
-            return Fanout(pending_ids=[d.pk for d in created])
+            return Fanout(pending_ids=list(created.values_list("pk", flat=True)))
+        created = created.only("pk", "subscription_id", "message_id")
         deliveries = []
         for row in created:
             subscription = subscriptions[row.subscription_id]
