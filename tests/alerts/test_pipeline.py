@@ -12,7 +12,7 @@ from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests.factories import MilestoneFactory, OrganizationFactory, ProcessFactory
 from tracker import tasks
-from tracker.alerts import sweep
+from tracker.alerts import sending, sweep
 from tracker.alerts.dispatch import event_dispatch
 from tracker.alerts.services import (
     delivery_redeliver,
@@ -354,3 +354,28 @@ def test_pruning_runs_twice_and_acts_once(owner, endpoint):
         assert tasks.attempts_prune() == 0
     assert Delivery.objects.count() == 1
     assert WebhookEndpoint.objects.count() == 1
+
+
+def test_a_slow_receiver_makes_the_sender_hand_back_the_rest_of_its_batch(owner, receiver):
+    # Two subscribers of one change are claimed together at dispatch. The first answer takes
+    # longer than the total timeout (2 s), so the second is handed back (pending, unclaimed)
+    # rather than held past its claim's lifetime, where the sweep would send it twice.
+    for path in ("/slow-a", "/slow-b"):
+        endpoint = endpoint_create(owner=owner, data={"url": receiver.url(path)})
+        _hook(owner, endpoint)
+        receiver.script(path, (200, 2.5))
+    fanout = event_dispatch(event_id=_change(MilestoneFactory()).pk)
+    first, second = fanout.claimed
+    now = timezone.now()
+    report = sending.SendReport()
+
+    released = sending._send_claimed(
+        [(first, sending._job(first, now)), (second, sending._job(second, now))], report
+    )
+
+    assert released == [second.pk]
+    assert [r.path for r in receiver.requests] == ["/slow-a"]
+    second.refresh_from_db()
+    assert (second.status, second.claimed_at) == (DeliveryStatus.PENDING, None)
+    assert tasks.deliveries_send(released) == 1
+    assert sorted(r.path for r in receiver.requests) == ["/slow-a", "/slow-b"]
