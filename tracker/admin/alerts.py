@@ -4,6 +4,8 @@ Saves go through tracker.alerts.services like the API's; the delivery log is rea
 apart from its actions (redeliver; send a test event from the endpoints' list).
 """
 
+from functools import partial
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -111,6 +113,8 @@ class WebhookEndpointForm(forms.ModelForm):
     class Meta:
         model = WebhookEndpoint
         fields = ["owner", "url", "description", "enabled"]
+        # A URL typed without a scheme is taken as https (Django 6's default; 5.2 warns).
+        field_classes = {"url": partial(forms.URLField, assume_scheme="https")}
 
     def clean_url(self):
         # The same check the service makes, shown on the field instead of after a redirect.

@@ -1,6 +1,6 @@
 """The tracker's models: the record, the event log, alerts and API tokens."""
 
-from .alerts import Delivery, DeliveryAttempt, Subscription, WebhookEndpoint
+from .alerts import Delivery, DeliveryAttempt, Digest, Subscription, WebhookEndpoint
 from .events import Event, EventType
 from .milestones import (
     AgReview,
@@ -20,6 +20,7 @@ __all__ = [
     "ApiToken",
     "Delivery",
     "DeliveryAttempt",
+    "Digest",
     "Event",
     "EventType",
     "Filing",
