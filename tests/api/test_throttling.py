@@ -1,8 +1,21 @@
+import datetime
+
 import pytest
+import time_machine
 
 from tests.api.conftest import bearer
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _inside_one_window():
+    # The counters are fixed windows: a test straddling a minute boundary would get a fresh
+    # budget half-way. Stand still a few seconds into a minute.
+    with time_machine.travel(
+        datetime.datetime(2026, 1, 5, 12, 0, 5, tzinfo=datetime.UTC), tick=False
+    ):
+        yield
 
 
 def test_anonymous_clients_are_throttled_with_retry_after(client, settings):
