@@ -1,6 +1,7 @@
 """Admin forms: optimistic locking and milestone dependencies."""
 
 from django import forms
+from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.core.exceptions import ValidationError
 
 from tracker.models import Milestone
@@ -43,15 +44,24 @@ class VersionedForm(forms.ModelForm):
         return cleaned
 
 
+class DependencyChoiceField(forms.ModelMultipleChoiceField):
+    """Titles repeat across processes ("S-1 filed"), so each choice names where it lives."""
+
+    def label_from_instance(self, milestone):
+        process = milestone.process
+        return f"{process.organization.name} / {process.title} / {milestone.title}"
+
+
 class MilestoneForm(VersionedForm):
     """Every milestone form: the version check plus the dependency set (a through model, so
     Django's admin cannot edit it directly)."""
 
-    dependencies = forms.ModelMultipleChoiceField(
+    dependencies = DependencyChoiceField(
         queryset=Milestone.objects.select_related("process__organization").order_by(
             "process__organization__name", "process__title", "position"
         ),
         required=False,
+        widget=FilteredSelectMultiple("milestones", is_stacked=False),
         help_text="Milestones that must happen before this one.",
     )
 

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
 from tracker.alerts.release import subscriptions_release_organization
@@ -24,7 +24,7 @@ def organization_create(*, data: Mapping[str, Any]) -> Organization:
         organization.slug = slugify(organization.name)[:100]
     with transaction.atomic():
         organization.full_clean()
-        organization.save()
+        _save(organization)
     return organization
 
 
@@ -46,7 +46,7 @@ def organization_update(
         if before == {name: getattr(current, name) for name in _EDITABLE_FIELDS}:
             return current
         current.version += 1
-        current.save()
+        _save(current)
     return current
 
 
@@ -73,3 +73,15 @@ def _refuse_unknown(data: Mapping[str, Any]) -> None:
     unknown = sorted(set(data) - _EDITABLE_FIELDS)
     if unknown:
         raise ValidationError({name: "This field cannot be set." for name in unknown})
+
+
+def _save(organization: Organization) -> None:
+    # full_clean checked uniqueness, but a concurrent save can still take the slug or CIK
+    # first; the database's refusal becomes the same kind of error, not a server error.
+    try:
+        with transaction.atomic():
+            organization.save()
+    except IntegrityError as error:
+        raise ValidationError(
+            "Another organization has just taken this slug or CIK; choose another."
+        ) from error
