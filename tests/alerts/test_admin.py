@@ -53,7 +53,7 @@ def test_a_subscription_is_saved_with_its_filters(admin_client, owner):
             "email": owner.email,
             "cadence": "daily",
             "active": "on",
-            "processes": [process.pk],
+            "process_filter": [process.pk],
             "milestone_kinds": '["ipo_step"]',
             "event_types": "[]",
         },

@@ -1,11 +1,14 @@
 """Deleting what a subscription filters on neither silences nor widens it."""
 
 import pytest
+from django.core import mail
 
 from tests.factories import MilestoneFactory, OrganizationFactory, ProcessFactory, UserFactory
 from tracker.alerts.dispatch import event_dispatch
-from tracker.alerts.services import subscription_create
+from tracker.alerts.sending import deliveries_send
+from tracker.alerts.services import subscription_create, subscription_update
 from tracker.models import Delivery, Event, Subscription
+from tracker.models.alerts import DeliveryStatus
 from tracker.services.milestones import milestone_update
 from tracker.services.organizations import organization_delete
 from tracker.services.processes import process_delete
@@ -14,44 +17,61 @@ pytestmark = pytest.mark.django_db
 
 
 def email_subscription(**filters) -> Subscription:
-    owner = UserFactory()
-    return subscription_create(owner=owner, data={"channel": "email"}, **filters)
+    return subscription_create(owner=UserFactory(), data={"channel": "email"}, **filters)
+
+
+def dispatch_and_send_new_events(after_id: int) -> None:
+    """What the worker does after commit, in this process."""
+    for event_id in Event.objects.filter(pk__gt=after_id).values_list("pk", flat=True):
+        fanout = event_dispatch(event_id=event_id)
+        deliveries_send(delivery_ids=[d.pk for d in fanout.claimed] + fanout.pending_ids)
+    Delivery.objects.filter(status=DeliveryStatus.SENDING).update(status=DeliveryStatus.PENDING)
+    deliveries_send(delivery_ids=Delivery.objects.values_list("pk", flat=True))
 
 
 def test_followers_of_a_deleted_process_hear_of_the_deletion_and_nothing_after():
-    process = ProcessFactory()
+    process = ProcessFactory(title="Doomed")
     MilestoneFactory(process=process)
     other = MilestoneFactory()
     follower = email_subscription(processes=[process])
-    of_two = email_subscription(processes=[process, other.process])
+    start = Event.objects.order_by("-id").values_list("pk", flat=True).first() or 0
 
     process_delete(actor="t", process=process)
+    dispatch_and_send_new_events(start)
 
-    deletion_events = set(Event.objects.filter(process_id=process.pk).values_list("pk", flat=True))
-    assert (
-        set(Delivery.objects.filter(subscription=follower).values_list("event_id", flat=True))
-        == deletion_events
-    )
-    follower.refresh_from_db()
-    of_two.refresh_from_db()
-    assert follower.active is False  # an empty filter would have meant "everything"
-    assert of_two.active is True
+    deletion_types = sorted(Event.objects.filter(pk__gt=start).values_list("type", flat=True))
+    delivered = Delivery.objects.filter(subscription=follower, status=DeliveryStatus.SUCCEEDED)
+    assert sorted(delivered.values_list("event__type", flat=True)) == deletion_types
+    assert len([m for m in mail.outbox if follower.email in m.to]) == len(deletion_types)
 
+    start = Event.objects.latest("id").pk
     milestone_update(actor="t", milestone=other, data={"title": "Elsewhere"})
-    event_dispatch(event_id=Event.objects.latest("id").pk)
-    assert not Delivery.objects.filter(subscription=follower, event__process=other.process)
-    assert Delivery.objects.filter(subscription=of_two, event__process=other.process).exists()
+    dispatch_and_send_new_events(start)
+    assert not Delivery.objects.filter(subscription=follower, event_id__gt=start).exists()
 
 
-def test_a_subscription_to_a_deleted_organization_is_stopped_not_widened():
+def test_a_filter_on_a_deleted_organization_keeps_matching_nothing_else():
     organization = OrganizationFactory()
     kept = OrganizationFactory()
     only = email_subscription(organizations=[organization])
     both = email_subscription(organizations=[organization, kept])
 
     organization_delete(organization=organization)
+    milestone = MilestoneFactory()  # some other organization's
+    start = Event.objects.order_by("-id").values_list("pk", flat=True).first() or 0
+    milestone_update(actor="t", milestone=milestone, data={"title": "Elsewhere"})
+    dispatch_and_send_new_events(start)
 
-    only.refresh_from_db()
-    both.refresh_from_db()
-    assert (only.active, both.active) == (False, True)
+    assert not Delivery.objects.filter(subscription__in=[only, both]).exists()
     assert list(both.organizations.all()) == [kept]
+
+
+def test_editing_a_subscription_keeps_its_links_to_deleted_processes():
+    doomed, kept, added = ProcessFactory(), ProcessFactory(), ProcessFactory()
+    subscription = email_subscription(processes=[doomed, kept])
+    process_delete(actor="t", process=doomed)
+
+    subscription_update(subscription=subscription, data={}, processes=[kept, added])
+
+    linked = set(subscription.process_links.values_list("process_id", flat=True))
+    assert linked == {doomed.pk, kept.pk, added.pk}

@@ -8,6 +8,7 @@ from functools import partial
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.http import HttpResponseRedirect
@@ -25,7 +26,7 @@ from tracker.alerts.services import (
     subscription_delete,
     subscription_update,
 )
-from tracker.models import Subscription, WebhookEndpoint
+from tracker.models import Organization, Process, Subscription, WebhookEndpoint
 from tracker.models.alerts import Delivery, DeliveryAttempt, Digest
 from tracker.services.errors import ConcurrentUpdateError
 
@@ -50,13 +51,53 @@ class _ServiceErrorsMixin:
             return HttpResponseRedirect(request.get_full_path())
 
 
+class SubscriptionForm(forms.ModelForm):
+    """The filters are links that outlive what they name (see SubscriptionProcess), so the
+    admin edits them through plain choice fields; the service keeps links to deleted rows."""
+
+    organization_filter = forms.ModelMultipleChoiceField(
+        Organization.objects.order_by("name"),
+        required=False,
+        label="Organizations",
+        widget=FilteredSelectMultiple("organizations", is_stacked=False),
+        help_text="Leave empty to follow every organization.",
+    )
+    process_filter = forms.ModelMultipleChoiceField(
+        Process.objects.select_related("organization").order_by("organization__name", "title"),
+        required=False,
+        label="Processes",
+        widget=FilteredSelectMultiple("processes", is_stacked=False),
+        help_text="Leave empty to follow every process.",
+    )
+
+    class Meta:
+        model = Subscription
+        fields = [
+            "owner",
+            "name",
+            "channel",
+            "email",
+            "endpoint",
+            "cadence",
+            "active",
+            "milestone_kinds",
+            "event_types",
+        ]
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            self.fields["organization_filter"].initial = list(self.instance.organizations.all())
+            self.fields["process_filter"].initial = list(self.instance.processes.all())
+
+
 @admin.register(Subscription)
 class SubscriptionAdmin(_ServiceErrorsMixin, admin.ModelAdmin):
+    form = SubscriptionForm
     list_display = ["__str__", "owner", "channel", "cadence", "active", "created_at"]
     list_filter = ["channel", "cadence", "active"]
     search_fields = ["name", "email", "owner__username", "endpoint__url"]
     autocomplete_fields = ["owner"]
-    filter_horizontal = ["organizations", "processes"]
     fields = [
         "owner",
         "name",
@@ -65,8 +106,8 @@ class SubscriptionAdmin(_ServiceErrorsMixin, admin.ModelAdmin):
         "endpoint",
         "cadence",
         "active",
-        "organizations",
-        "processes",
+        "organization_filter",
+        "process_filter",
         "milestone_kinds",
         "event_types",
     ]
@@ -78,10 +119,11 @@ class SubscriptionAdmin(_ServiceErrorsMixin, admin.ModelAdmin):
         data = {
             name: form.cleaned_data[name]
             for name in self.fields
-            if name in form.cleaned_data and name not in ("owner", "organizations", "processes")
+            if name in form.cleaned_data
+            and name not in ("owner", "organization_filter", "process_filter")
         }
-        organizations = form.cleaned_data.get("organizations", ())
-        processes = form.cleaned_data.get("processes", ())
+        organizations = form.cleaned_data.get("organization_filter", ())
+        processes = form.cleaned_data.get("process_filter", ())
         if change:
             saved = subscription_update(
                 subscription=obj,

@@ -24,7 +24,7 @@ class Fanout:
     pending_ids: list[int] = field(default_factory=list)
 
 
-def event_dispatch(*, event_id: int, claim_at_dispatch: int = CLAIM_AT_DISPATCH) -> Fanout:
+def event_dispatch(*, event_id: int) -> Fanout:
     """Claim the event and create one delivery per matching subscription (held for digest
     subscriptions); return what to send now.
 
@@ -43,7 +43,7 @@ def event_dispatch(*, event_id: int, claim_at_dispatch: int = CLAIM_AT_DISPATCH)
         event = Event.objects.get(pk=event_id)
         subscriptions = {s.pk: s for s in subscriptions_matching(event=event)}
         immediate = [s for s in subscriptions.values() if s.cadence == Cadence.IMMEDIATE]
-        claim_now = len(immediate) <= claim_at_dispatch
+        claim_now = len(immediate) <= CLAIM_AT_DISPATCH
         if claim_now:
             initial_status, claimed_at = DeliveryStatus.SENDING, now
         else:

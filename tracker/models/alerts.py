@@ -53,9 +53,14 @@ class Subscription(models.Model):
     )
     name = models.CharField(max_length=100, blank=True)
     organizations = models.ManyToManyField(
-        "tracker.Organization", blank=True, related_name="subscriptions"
+        "tracker.Organization",
+        through="SubscriptionOrganization",
+        blank=True,
+        related_name="subscriptions",
     )
-    processes = models.ManyToManyField("tracker.Process", blank=True, related_name="subscriptions")
+    processes = models.ManyToManyField(
+        "tracker.Process", through="SubscriptionProcess", blank=True, related_name="subscriptions"
+    )
     # Lists of MilestoneKind and EventType values (JSON so the SQLite demo works too).
     milestone_kinds = models.JSONField(default=list, blank=True)
     event_types = models.JSONField(default=list, blank=True)
@@ -97,6 +102,57 @@ class Subscription(models.Model):
     def __str__(self) -> str:
         target = self.email if self.channel == Channel.EMAIL else str(self.endpoint)
         return self.name or f"{self.get_channel_display()} to {target}"
+
+
+class SubscriptionOrganization(models.Model):
+    """One organization a subscription follows.
+
+    The link outlives the organization (no database constraint), as events do: a filter on
+    a deleted organization still matches that organization's last events and nothing else,
+    instead of emptying into "everything".
+    """
+
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.CASCADE, related_name="organization_links"
+    )
+    organization = models.ForeignKey(
+        "tracker.Organization",
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        related_name="+",
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "organization"], name="subscription_organization_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Subscription {self.subscription_id} follows organization {self.organization_id}"
+
+
+class SubscriptionProcess(models.Model):
+    """One process a subscription follows; like SubscriptionOrganization, it outlives the
+    process, so followers hear of its deletion and the filter never widens."""
+
+    subscription = models.ForeignKey(
+        Subscription, on_delete=models.CASCADE, related_name="process_links"
+    )
+    process = models.ForeignKey(
+        "tracker.Process", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
+    )
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subscription", "process"], name="subscription_process_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Subscription {self.subscription_id} follows process {self.process_id}"
 
 
 class DeliveryStatus(models.TextChoices):

@@ -8,7 +8,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
-from tracker.alerts.release import subscriptions_release_organization
 from tracker.models import Organization
 
 from .errors import ConcurrentUpdateError
@@ -65,7 +64,6 @@ def organization_delete(*, organization: Organization, expected_version: int | N
             raise ValidationError(
                 "This organization still has processes; delete or move them first."
             )
-        subscriptions_release_organization(organization=current)
         current.delete()
 
 

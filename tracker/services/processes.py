@@ -7,7 +7,6 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils.text import slugify
 
-from tracker.alerts.release import subscriptions_release_process
 from tracker.models import EventType, Milestone, Process
 from tracker.snapshots import json_value, process_snapshot, subject_snapshot
 
@@ -93,7 +92,6 @@ def process_delete(*, actor: Actor, process: Process, expected_version: int | No
             process=current,
             snapshot=_snapshot(current),
         )
-        subscriptions_release_process(process=current)
         current.delete()
 
 
