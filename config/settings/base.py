@@ -98,6 +98,9 @@ LOGIN_URL = "admin:login"
 vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
 DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="Milestone Tracker <alerts@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# A stalled SMTP server must fail the attempt (to be retried) rather than hold a sender
+# thread past the claim timeout, after which the sweep would send the mail a second time.
+EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
 
 # --- Celery ------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")

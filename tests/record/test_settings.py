@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 PROBE = """
 import json
@@ -19,7 +21,16 @@ print(json.dumps({
     "secret_key": settings.SECRET_KEY,
 }))
 """
-_OURS = ("DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL", "EMAIL_URL", "SECRET_KEY", "DEBUG")
+_OURS = (
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CELERY_BROKER_URL",
+    "EMAIL_URL",
+    "SECRET_KEY",
+    "SITE_URL",
+    "ALLOWED_HOSTS",
+    "DEBUG",
+)
 
 
 def load(module: str, **env) -> subprocess.CompletedProcess:
@@ -38,6 +49,7 @@ def test_production_reads_everything_from_the_environment():
         REDIS_URL="redis://cache.internal:6380/2",
         ALLOWED_HOSTS="tracker.example.com,api.example.com",
         EMAIL_URL="smtp://mailer:pw@mail.internal:2525",
+        SITE_URL="https://tracker.example.com",
     )
     assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout)
@@ -50,12 +62,19 @@ def test_production_reads_everything_from_the_environment():
     assert values["debug"] is False
 
 
-def test_production_refuses_to_start_without_a_secret_key():
-    result = load(
-        "production", DATABASE_URL="postgres://app@db/tracker", ALLOWED_HOSTS="example.com"
-    )
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "EMAIL_URL", "SITE_URL"])
+def test_production_refuses_to_start_without_a_required_setting(missing):
+    required = {
+        "SECRET_KEY": "from-env",
+        "DATABASE_URL": "postgres://app@db/tracker",
+        "ALLOWED_HOSTS": "example.com",
+        "EMAIL_URL": "smtp://mail.internal:25",
+        "SITE_URL": "https://tracker.example.com",
+    }
+    del required[missing]
+    result = load("production", **required)
     assert result.returncode != 0
-    assert "SECRET_KEY" in result.stderr
+    assert missing in result.stderr
 
 
 def test_local_defaults_are_embedded_sqlite_and_filesystem_broker():
