@@ -58,10 +58,13 @@ class _Handler(BaseHTTPRequestHandler):
                 received_at=time.time(),
             )
         )
-        status, delay, extra_headers = receiver._next_answer(self.path)
-        if delay:
+        status, delay, extra_headers, payload = receiver._next_answer(self.path)
+        if isinstance(delay, threading.Event):
+            delay.wait(60)  # held until the test lets it go
+        elif delay:
             time.sleep(delay)
-        payload = b'{"ok": true}' if 200 <= status < 300 else b'{"error": "scripted"}'
+        if payload is None:
+            payload = b'{"ok": true}' if 200 <= status < 300 else b'{"error": "scripted"}'
         try:
             self.send_response(status)
             for name, value in extra_headers.items():
@@ -137,17 +140,19 @@ class Receiver:
         return f"http://{host}:{self.port}{path}"
 
     def script(self, path: str, *answers: tuple) -> None:
-        """Answers for the next requests to ``path``: (status,), (status, delay) or
-        (status, delay, headers); afterwards 200 at once."""
+        """Answers for the next requests to ``path``: (status,), (status, delay),
+        (status, delay, headers) or (status, delay, headers, body); afterwards 200 at once.
+        A delay may be a threading.Event: the answer waits until it is set."""
         with self._lock:
             self._scripts[path].extend(answers)
 
-    def _next_answer(self, path: str) -> tuple[int, float, dict]:
+    def _next_answer(self, path: str) -> tuple[int, object, dict, bytes | None]:
         with self._lock:
             answer = self._scripts[path].popleft() if self._scripts[path] else (200,)
         delay = answer[1] if len(answer) > 1 else 0.0
         headers = answer[2] if len(answer) > 2 else {}
-        return answer[0], delay, headers
+        body = answer[3] if len(answer) > 3 else None
+        return answer[0], delay, headers, body
 
     def _record(self, received: Received) -> None:
         with self._arrived:

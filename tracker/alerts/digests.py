@@ -18,7 +18,7 @@ from tracker.models.alerts import (
 )
 
 from . import messages, transports
-from .sending import RESPONSE_KEEP_CHARS, retry_delay
+from .sending import RESPONSE_KEEP_CHARS, retry_delay, storable
 
 logger = logging.getLogger(__name__)
 
@@ -106,6 +106,7 @@ def digest_send(*, digest_id: int) -> bool:
         return False
     outcome = transports.email_send(messages.email_for_digest(digest, deliveries))
     attempt_count = digest.attempt_count + 1
+    error = storable(outcome.error, RESPONSE_KEEP_CHARS)
     delay = None if outcome.permanent else retry_delay(attempt_count)
     with transaction.atomic():
         DeliveryAttempt.objects.bulk_create(
@@ -113,7 +114,7 @@ def digest_send(*, digest_id: int) -> bool:
                 delivery=delivery,
                 attempted_at=outcome.attempted_at,
                 duration_ms=outcome.duration_ms,
-                error=outcome.error[:RESPONSE_KEEP_CHARS],
+                error=error,
                 succeeded=outcome.succeeded,
             )
             for delivery in deliveries
@@ -134,7 +135,7 @@ def digest_send(*, digest_id: int) -> bool:
                 status=DigestStatus.FAILED,
                 attempt_count=attempt_count,
                 claimed_at=None,
-                error=outcome.error,
+                error=error,
             )
             Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
                 status=DeliveryStatus.FAILED, attempt_count=attempt_count, completed_at=now
@@ -145,6 +146,6 @@ def digest_send(*, digest_id: int) -> bool:
                 attempt_count=attempt_count,
                 claimed_at=None,
                 next_attempt_at=now + delay,
-                error=outcome.error,
+                error=error,
             )
     return outcome.succeeded

@@ -9,6 +9,7 @@ two sends: an older claim (``claim_timeout()``) means its worker died, and the s
 takes it back.
 """
 
+import dataclasses
 import datetime
 import logging
 import math
@@ -254,9 +255,58 @@ def _record(results: list[tuple[Delivery, transports.Outcome]], report: SendRepo
     """Write the attempts and the deliveries' new state; update the endpoints' health.
 
     Outcomes are written with one UPDATE per kind of result (succeeded, failed) rather than
-    per row, which is what keeps a large fan-out's bookkeeping cheap.
+    per row, which is what keeps a large fan-out's bookkeeping cheap. Recording never gives
+    up on a batch: when the batch cannot be written (text the database refuses), each
+    delivery is written on its own, and one whose result still cannot be written gets a
+    generic error instead; otherwise it would stay "sending" and be sent again and again.
     """
     now = timezone.now()
+    report.sent += len(results)
+    for delivery, outcome in results:
+        if outcome.succeeded:
+            report.succeeded += 1
+        elif outcome.permanent or retry_delay(delivery.attempt_count + 1) is None:
+            report.failed += 1
+    try:
+        disabled = _record_batch(results, now)
+    except Exception:
+        logger.exception("Could not record %d attempts together; recording each", len(results))
+        disabled = []
+        for delivery, outcome in results:
+            disabled += _record_one(delivery, outcome, now)
+    for endpoint in disabled:
+        _notify_owner(endpoint)
+
+
+def _record_one(
+    delivery: Delivery, outcome: transports.Outcome, now: datetime.datetime
+) -> list[WebhookEndpoint]:
+    try:
+        return _record_batch([(delivery, outcome)], now)
+    except Exception:
+        logger.exception("Could not record the attempt of delivery %s", delivery.pk)
+    # What happened is kept (success or not, status, duration); the text that could not be
+    # stored is replaced.
+    generic = dataclasses.replace(
+        outcome, response_body="", error="The result of this attempt could not be stored."
+    )
+    try:
+        return _record_batch([(delivery, generic)], now)
+    except Exception:
+        # Left "sending": the sweep reclaims it once the claim is stale.
+        logger.exception("Could not record even a generic error for delivery %s", delivery.pk)
+        return []
+
+
+def storable(text: str, limit: int | None = None) -> str:
+    """``text`` as the database can store it: PostgreSQL refuses NUL characters in text."""
+    text = text[:limit] if limit is not None else text
+    return text.replace("\x00", "")
+
+
+def _record_batch(
+    results: list[tuple[Delivery, transports.Outcome]], now: datetime.datetime
+) -> list[WebhookEndpoint]:
     attempts, succeeded, failed, retrying = [], [], [], []
     for delivery, outcome in results:
         attempts.append(
@@ -265,8 +315,8 @@ def _record(results: list[tuple[Delivery, transports.Outcome]], report: SendRepo
                 attempted_at=outcome.attempted_at,
                 duration_ms=outcome.duration_ms,
                 http_status=outcome.http_status,
-                response_body=outcome.response_body[:RESPONSE_KEEP_CHARS],
-                error=outcome.error,
+                response_body=storable(outcome.response_body, RESPONSE_KEEP_CHARS),
+                error=storable(outcome.error),
                 succeeded=outcome.succeeded,
             )
         )
@@ -277,9 +327,6 @@ def _record(results: list[tuple[Delivery, transports.Outcome]], report: SendRepo
             failed.append(delivery.pk)
         else:
             retrying.append((delivery.pk, now + delay))
-    report.sent += len(results)
-    report.succeeded += len(succeeded)
-    report.failed += len(failed)
     done = {"claimed_at": None, "next_attempt_at": None, "completed_at": now}
     with transaction.atomic():
         DeliveryAttempt.objects.bulk_create(attempts)
@@ -298,9 +345,7 @@ def _record(results: list[tuple[Delivery, transports.Outcome]], report: SendRepo
                 claimed_at=None,
                 next_attempt_at=next_attempt_at,
             )
-        disabled = _endpoint_health(results, now)
-    for endpoint in disabled:
-        _notify_owner(endpoint)
+        return _endpoint_health(results, now)
 
 
 def _endpoint_health(

@@ -1,0 +1,60 @@
+"""Recording results: whatever a receiver answers or a send raises, the delivery leaves
+"sending" with an attempt logged, and only the claim that sent it may record it."""
+
+import pytest
+from django.utils import timezone
+
+from tests.factories import MilestoneFactory
+from tracker import tasks
+from tracker.alerts import sending, transports
+from tracker.alerts.dispatch import event_dispatch
+from tracker.alerts.services import endpoint_create, subscription_create
+from tracker.models import Event
+from tracker.models.alerts import Delivery, DeliveryStatus
+from tracker.services.milestones import milestone_update
+
+pytestmark = pytest.mark.django_db
+
+
+def _hook(owner, receiver, path="/hook"):
+    endpoint = endpoint_create(owner=owner, data={"url": receiver.url(path)})
+    subscription_create(owner=owner, data={"channel": "webhook", "endpoint": endpoint})
+    return endpoint
+
+
+def _change(milestone=None) -> Event:
+    milestone = milestone or MilestoneFactory()
+    milestone_update(actor="importer:test", milestone=milestone, data={"notes": "x"})
+    return Event.objects.filter(milestone_id=milestone.pk).latest("id")
+
+
+def test_a_nul_byte_in_the_answer_is_recorded_without_it(owner, receiver):
+    _hook(owner, receiver)
+    receiver.script("/hook", (500, 0, {}, b'{"error": "bad\x00byte"}'))
+
+    tasks.event_dispatch(_change().pk)
+
+    delivery = Delivery.objects.get()
+    assert delivery.status == DeliveryStatus.RETRYING
+    [attempt] = delivery.attempts.all()
+    assert attempt.http_status == 500
+    assert attempt.response_body == '{"error": "badbyte"}'
+
+
+def test_a_batch_the_database_refuses_is_recorded_one_by_one(owner, receiver):
+    _hook(owner, receiver, "/a")
+    _hook(owner, receiver, "/b")
+    first, second = event_dispatch(event_id=_change().pk).claimed
+    now = timezone.now()
+    # A lone surrogate cannot be encoded for PostgreSQL: the whole batch insert fails.
+    unstorable = transports.Outcome(attempted_at=now, error="Request failed: \ud800")
+    ok = transports.Outcome(attempted_at=now, succeeded=True, http_status=200)
+
+    sending._record([(first, unstorable), (second, ok)], sending.SendReport())
+
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.status, first.attempt_count) == (DeliveryStatus.RETRYING, 1)
+    assert first.attempts.get().error == "The result of this attempt could not be stored."
+    assert (second.status, second.attempt_count) == (DeliveryStatus.SUCCEEDED, 1)
+    assert second.attempts.get().succeeded
