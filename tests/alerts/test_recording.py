@@ -2,6 +2,7 @@
 "sending" with an attempt logged, and only the claim that sent it may record it."""
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 
 from tests.factories import MilestoneFactory
@@ -9,7 +10,7 @@ from tracker import tasks
 from tracker.alerts import sending, transports
 from tracker.alerts.dispatch import event_dispatch
 from tracker.alerts.services import endpoint_create, subscription_create
-from tracker.models import Event
+from tracker.models import Event, Subscription
 from tracker.models.alerts import Delivery, DeliveryStatus
 from tracker.services.milestones import milestone_update
 
@@ -58,3 +59,57 @@ def test_a_batch_the_database_refuses_is_recorded_one_by_one(owner, receiver):
     assert first.attempts.get().error == "The result of this attempt could not be stored."
     assert (second.status, second.attempt_count) == (DeliveryStatus.SUCCEEDED, 1)
     assert second.attempts.get().succeeded
+
+
+def test_a_newline_in_a_title_makes_a_one_line_subject(owner):
+    subscription_create(owner=owner, data={"channel": "email"})
+
+    tasks.event_dispatch(_change(MilestoneFactory(title="S-1\r\nfiled")).pk)
+
+    [message] = mail.outbox
+    assert message.subject == "[Tracker] Milestone updated: S-1 filed"
+    assert Delivery.objects.get().status == DeliveryStatus.SUCCEEDED
+
+
+def test_a_send_that_raises_is_a_failed_attempt_not_a_stuck_delivery(owner):
+    subscription = subscription_create(owner=owner, data={"channel": "email"})
+    # Bad data that got past validation: the mail library refuses the header.
+    Subscription.objects.filter(pk=subscription.pk).update(email="a\nb@example.com")
+
+    tasks.event_dispatch(_change().pk)
+
+    delivery = Delivery.objects.get()
+    assert (delivery.status, delivery.attempt_count) == (DeliveryStatus.FAILED, 1)
+    assert "BadHeaderError" in delivery.attempts.get().error
+    assert not mail.outbox
+
+
+def test_a_non_ascii_path_is_sent_percent_encoded(owner, receiver):
+    _hook(owner, receiver, "/hooks/café")
+
+    tasks.event_dispatch(_change().pk)
+
+    [request] = receiver.requests
+    assert request.path == "/hooks/caf%C3%A9"
+    assert Delivery.objects.get().status == DeliveryStatus.SUCCEEDED
+
+
+@pytest.mark.parametrize(
+    ("error", "status"),
+    [
+        (UnicodeEncodeError("ascii", "é", 0, 1, "not ASCII"), DeliveryStatus.FAILED),
+        (RuntimeError("a bug"), DeliveryStatus.RETRYING),
+    ],
+)
+def test_any_exception_from_a_send_becomes_a_recorded_attempt(owner, receiver, error, status):
+    _hook(owner, receiver)
+    [delivery] = event_dispatch(event_id=_change().pk).claimed
+
+    def raising():
+        raise error
+
+    sending._send_claimed([(delivery, raising)], sending.SendReport())
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempt_count) == (status, 1)
+    assert type(error).__name__ in delivery.attempts.get().error

@@ -17,7 +17,7 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 
@@ -27,6 +27,8 @@ from .guard import RefusedTarget, address_problem, url_problem
 RESPONSE_KEEP_BYTES = 4096
 # Beyond this much unread body the connection is dropped rather than drained.
 _DRAIN_LIMIT = 64 * 1024
+# Characters left as they are in a request target (RFC 3986 reserved characters and "%").
+_URL_SAFE = "!#$%&'()*+,/:;=?@[]~"
 # Idle keep-alive connections kept per (scheme, host, port).
 _IDLE_PER_HOST = 32
 
@@ -156,7 +158,9 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> HttpResponse:
         raise RefusedTarget(f"Refused: {problem}")
     parts = urlsplit(url)
     key = (parts.scheme, parts.hostname, parts.port or (443 if parts.scheme == "https" else 80))
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    # An IRI's non-ASCII (and any space or control character) is percent-encoded, as
+    # http.client sends only ASCII; what is already encoded stays as it is.
+    target = quote((parts.path or "/") + (f"?{parts.query}" if parts.query else ""), safe=_URL_SAFE)
     total = settings.WEBHOOK_TOTAL_TIMEOUT
     connect = min(settings.WEBHOOK_CONNECT_TIMEOUT, total)
     started = time.monotonic()

@@ -191,7 +191,8 @@ def _email(
     *, subject: str, to: str, template: str, context: dict, headers: dict | None = None
 ) -> EmailMultiAlternatives:
     message = EmailMultiAlternatives(
-        subject=subject,
+        # A title may hold a newline, which a header may not (Django raises BadHeaderError).
+        subject=" ".join(subject.split()),
         body=render_to_string(f"{template}.txt", context),
         to=[to],
         headers=headers or {},

@@ -152,10 +152,27 @@ def _send_claimed(jobs: list[tuple[Delivery, Callable]], report: SendReport) -> 
             released = [d.pk for d, _ in jobs[index:]]
             _release(released)
             break
-        results.append((delivery, job()))
+        results.append((delivery, _run(delivery, job)))
     if results:
         _record(results, report)
     return released
+
+
+def _run(delivery: Delivery, job: Callable[[], transports.Outcome]) -> transports.Outcome:
+    """Run one send; an exception becomes a failed attempt rather than abort the batch
+    (whose claimed deliveries would stay "sending" and be sent again and again)."""
+    started = timezone.now()
+    try:
+        return job()
+    except Exception as error:
+        logger.exception("Sending delivery %s raised", delivery.pk)
+        # Bad input (a header with a newline, text that cannot be encoded) fails the same
+        # way on every retry.
+        return transports.Outcome(
+            attempted_at=started,
+            error=f"Sending failed: {error!r}",
+            permanent=isinstance(error, ValueError),
+        )
 
 
 def _release(ids: list[int]) -> None:

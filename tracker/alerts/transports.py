@@ -92,6 +92,11 @@ def email_send(message: EmailMultiAlternatives) -> Outcome:
         outcome.permanent = True
     except (smtplib.SMTPException, OSError) as error:
         outcome.error = f"Sending mail failed: {error}"
+    except ValueError as error:
+        # A header the mail library refuses (BadHeaderError, a bad address): the same on
+        # every retry.
+        outcome.error = f"The message could not be sent as built: {error!r}"
+        outcome.permanent = True
     else:
         outcome.succeeded = True
     outcome.duration_ms = round((time.monotonic() - started) * 1000)
