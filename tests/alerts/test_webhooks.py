@@ -8,6 +8,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 import pytest
@@ -83,6 +84,42 @@ def test_a_slow_receiver_times_out(receiver):
     receiver.script("/hook", (200, 3.0))  # the test settings allow 2 s in total
     started = time.monotonic()
     outcome = webhook_send(_message(receiver.url()))
+    assert time.monotonic() - started < 2.8
+    assert not outcome.succeeded and not outcome.permanent
+    assert "within 2 s" in outcome.error
+
+
+@pytest.fixture
+def dripping_server():
+    """Answers a request with headers sent one byte every 0.25 s, for up to 8 s."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def serve():
+        connection, _ = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\n")
+            for _ in range(32):
+                if stop.wait(0.25):
+                    return
+                try:
+                    connection.sendall(b"x")
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/hook"
+    stop.set()
+    thread.join(5)
+    listener.close()
+
+
+def test_a_receiver_dripping_its_answer_is_cut_off_at_the_total_timeout(dripping_server):
+    started = time.monotonic()
+    outcome = webhook_send(_message(dripping_server))
+    # Each byte comes well within any per-read timeout; the 2 s total is what ends it.
     assert time.monotonic() - started < 2.8
     assert not outcome.succeeded and not outcome.permanent
     assert "within 2 s" in outcome.error

@@ -10,12 +10,14 @@ large fan-out, which is what the lighter client is for.)
 """
 
 import http.client
+import io
 import ipaddress
 import select
 import socket
 import ssl
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import quote, urlsplit
 
@@ -48,12 +50,49 @@ class _ConnectFailed(Exception):
     """Raised inside connect() so that post() can tell connect errors from later ones."""
 
 
-def _guarded_socket(host: str, port: int, timeout: float) -> socket.socket:
-    """Resolve, check every address, then connect to a checked one (see the module doc)."""
+def _remaining(deadline: float) -> float:
+    """Seconds left until ``deadline``; a TimeoutError once there are none."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("The request's total time is up.")
+    return left
+
+
+_resolver: ThreadPoolExecutor | None = None
+_resolver_lock = threading.Lock()
+
+
+def _resolve(host: str, port: int, timeout: float) -> list:
+    """getaddrinfo within ``timeout``: the resolver itself has no timeout, and a name
+    server that does not answer would hold the send past its total time."""
     try:
-        answers = socket.getaddrinfo(host.strip("[]"), port, 0, socket.SOCK_STREAM)
+        ipaddress.ip_address(host)
+    except ValueError:
+        pass
+    else:  # a literal address: nothing to look up
+        return socket.getaddrinfo(host, port, 0, socket.SOCK_STREAM, 0, socket.AI_NUMERICHOST)
+    global _resolver
+    with _resolver_lock:
+        if _resolver is None:
+            _resolver = ThreadPoolExecutor(max_workers=8, thread_name_prefix="alerts-dns")
+    future = _resolver.submit(socket.getaddrinfo, host, port, 0, socket.SOCK_STREAM)
+    try:
+        return future.result(timeout=timeout)
+    except TimeoutError as error:
+        future.cancel()  # a lookup still running finishes in its thread, unread
+        raise _ConnectFailed(f"Resolving {host} took longer than {timeout:g} s.") from error
+
+
+def _guarded_socket(host: str, port: int, timeout: float, deadline: float) -> socket.socket:
+    """Resolve, check every address, then connect to a checked one (see the module doc).
+    Resolving and connecting together take at most ``timeout`` and end by ``deadline``."""
+    connect_by = min(deadline, time.monotonic() + timeout)
+    try:
+        answers = _resolve(host.strip("[]"), port, _remaining(connect_by))
     except socket.gaierror as error:
         raise _ConnectFailed(f"Could not resolve the host name: {error}") from error
+    except TimeoutError as error:
+        raise _ConnectFailed(f"Connecting timed out after {timeout:g} s.") from error
     # Every answer is checked before any is tried: a name answering with one public and one
     # private address must not reach the private one on a fallback.
     for *_, sockaddr in answers:
@@ -65,7 +104,7 @@ def _guarded_socket(host: str, port: int, timeout: float) -> socket.socket:
         sock = socket.socket(family, socktype, proto)
         try:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.settimeout(timeout)
+            sock.settimeout(_remaining(connect_by))
             sock.connect(sockaddr)
         except TimeoutError as error:
             sock.close()
@@ -83,32 +122,80 @@ def _guarded_socket(host: str, port: int, timeout: float) -> socket.socket:
     raise _ConnectFailed(f"Could not connect to {host}: {last_error}")
 
 
-class _InlineBodyMixin:
-    """Sends a small body in the same write as the headers (http.client writes them apart,
+class _DeadlineReader(io.RawIOBase):
+    """The socket as the response reads it, each read given only the time left until the
+    deadline. (A plain socket timeout restarts on every read, so a receiver sending a byte
+    now and then could hold a send for ever.)"""
+
+    def __init__(self, sock: socket.socket, deadline: float):
+        self._sock = sock
+        # The socket's own raw file, so the socket stays open while the response reads
+        # (http.client closes the connection's socket before the body of a last answer).
+        self._raw = sock.makefile("rb", buffering=0)
+        self._deadline = deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        self._sock.settimeout(_remaining(self._deadline))
+        return self._raw.readinto(buffer)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
+
+
+class _DeadlineSocket:
+    """What http.client.HTTPResponse needs of a socket: ``makefile``."""
+
+    def __init__(self, sock: socket.socket, deadline: float):
+        self._sock = sock
+        self._deadline = deadline
+
+    def makefile(self, mode: str = "rb", *args, **kwargs):
+        return io.BufferedReader(_DeadlineReader(self._sock, self._deadline))
+
+
+class _DeadlineMixin:
+    """Holds every step of a request to one deadline (set per request by ``post``) and
+    sends a small body in the same write as the headers (http.client writes them apart,
     which doubles the system calls and, with Nagle's algorithm, can wait for an ACK)."""
 
     _inline_body: bytes | None = None
+    deadline: float = 0.0
 
     def send(self, data):
         inline, self._inline_body = self._inline_body, None
         if inline is not None and isinstance(data, bytes):
             data += inline
+        if self.sock is not None:
+            # sendall's timeout covers the whole call.
+            self.sock.settimeout(_remaining(self.deadline))
         return super().send(data)
 
+    def response_class(self, sock, *args, **kwargs):
+        # Called as ``self.response_class(self.sock, method=...)`` by getresponse().
+        return http.client.HTTPResponse(_DeadlineSocket(sock, self.deadline), *args, **kwargs)
 
-class _GuardedHTTPConnection(_InlineBodyMixin, http.client.HTTPConnection):
+
+class _GuardedHTTPConnection(_DeadlineMixin, http.client.HTTPConnection):
     def connect(self):
-        self.sock = _guarded_socket(self.host, self.port, self.timeout)
+        self.sock = _guarded_socket(self.host, self.port, self.timeout, self.deadline)
 
 
-class _GuardedHTTPSConnection(_InlineBodyMixin, http.client.HTTPSConnection):
+class _GuardedHTTPSConnection(_DeadlineMixin, http.client.HTTPSConnection):
     def connect(self):
-        sock = _guarded_socket(self.host, self.port, self.timeout)
+        sock = _guarded_socket(self.host, self.port, self.timeout, self.deadline)
         try:
+            sock.settimeout(_remaining(self.deadline))
             self.sock = self._context.wrap_socket(sock, server_hostname=self.host)
         except (ssl.SSLError, ssl.CertificateError) as error:
             sock.close()
             raise _ConnectFailed(f"TLS error: {error}") from error
+        except BaseException:
+            sock.close()
+            raise
 
 
 _idle: dict[tuple[str, str, int], list[http.client.HTTPConnection]] = {}
@@ -165,11 +252,11 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> HttpResponse:
     connect = min(settings.WEBHOOK_CONNECT_TIMEOUT, total)
     started = time.monotonic()
     connection = _take(key, connect)
+    # Connecting, sending and reading the answer all end by this time (see _DeadlineMixin).
+    connection.deadline = started + total
     try:
         if connection.sock is None:
             connection.connect()
-        # What is left of the total for sending and for the answer.
-        connection.sock.settimeout(max(0.001, total - (time.monotonic() - started)))
         connection.putrequest("POST", target, skip_accept_encoding=True)
         for name, value in headers.items():
             connection.putheader(name, value)
@@ -212,7 +299,10 @@ def _finish(response: http.client.HTTPResponse, *, deadline: float) -> bool:
     while not response.isclosed():
         if drained > _DRAIN_LIMIT or time.monotonic() >= deadline:
             return False
-        chunk = response.read(16 * 1024)
+        try:
+            chunk = response.read(16 * 1024)
+        except (TimeoutError, OSError, http.client.HTTPException):
+            return False  # the answer kept so far stands; the connection is not reused
         if not chunk:
             break
         drained += len(chunk)
