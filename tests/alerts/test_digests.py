@@ -4,6 +4,7 @@ import datetime
 
 import pytest
 from django.core import mail
+from django.core.mail.backends import locmem
 from django.utils import timezone
 
 from tests.factories import MilestoneFactory, ProcessFactory
@@ -11,12 +12,22 @@ from tracker import tasks
 from tracker.alerts.digests import digest_period, digests_build
 from tracker.alerts.services import subscription_create, subscription_update
 from tracker.models import Event
-from tracker.models.alerts import Delivery, DeliveryStatus, Digest
+from tracker.models.alerts import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryStatus,
+    Digest,
+    DigestStatus,
+)
 from tracker.services.milestones import milestone_update
 
 pytestmark = pytest.mark.django_db
 
-TOMORROW = timezone.now() + datetime.timedelta(days=1)
+
+def _tomorrow() -> datetime.datetime:
+    # Computed when a test runs, not when the module is imported: a long run would
+    # otherwise carry a stale "tomorrow" (or cross midnight) into later tests.
+    return timezone.now() + datetime.timedelta(days=1)
 
 
 def _change(milestone, **data):
@@ -45,7 +56,7 @@ def test_a_daily_digest_groups_changes_by_process_and_lists_a_milestone_once(dai
     _change(review, target_date=datetime.date(2025, 10, 28))
     _change(MilestoneFactory(process=ipo, title="Confidential draft"), status="delayed")
 
-    [digest_id] = digests_build(cadence="daily", now=TOMORROW)
+    [digest_id] = digests_build(cadence="daily", now=_tomorrow())
     assert tasks.digest_send(digest_id) is True
 
     [message] = mail.outbox
@@ -62,8 +73,8 @@ def test_a_daily_digest_groups_changes_by_process_and_lists_a_milestone_once(dai
 
 def test_building_twice_makes_one_digest_and_sending_twice_one_email(daily):
     _change(MilestoneFactory(), status="delayed")
-    first = digests_build(cadence="daily", now=TOMORROW)
-    assert digests_build(cadence="daily", now=TOMORROW) == []
+    first = digests_build(cadence="daily", now=_tomorrow())
+    assert digests_build(cadence="daily", now=_tomorrow()) == []
     assert Digest.objects.count() == 1
     assert tasks.digest_send(first[0]) is True
     assert tasks.digest_send(first[0]) is False
@@ -71,7 +82,7 @@ def test_building_twice_makes_one_digest_and_sending_twice_one_email(daily):
 
 
 def test_nothing_in_the_period_means_no_digest(daily):
-    assert digests_build(cadence="daily", now=TOMORROW) == []
+    assert digests_build(cadence="daily", now=_tomorrow()) == []
     assert not mail.outbox
 
 
@@ -83,7 +94,7 @@ def test_todays_changes_wait_for_tomorrows_digest(daily):
 
 def test_the_digest_task_builds_and_sends(daily, time_machine):
     _change(MilestoneFactory(), status="delayed")
-    time_machine.move_to(TOMORROW, tick=True)
+    time_machine.move_to(_tomorrow(), tick=True)
     assert tasks.digests_build("daily") == 1
     assert tasks.digests_build("daily") == 0
     assert len(mail.outbox) == 1
@@ -95,6 +106,30 @@ def test_a_weekly_digest_covers_last_monday_to_monday():
     assert (start.date(), end.date()) == (datetime.date(2025, 10, 20), datetime.date(2025, 10, 27))
     start, end = digest_period("daily", wednesday)
     assert (start.date(), end.date()) == (datetime.date(2025, 10, 28), datetime.date(2025, 10, 29))
+
+
+class ReclaimingBackend(locmem.EmailBackend):
+    """Mail that takes so long that the sweep reclaims the digest and another worker claims
+    it before this send returns."""
+
+    def send_messages(self, messages):
+        Digest.objects.update(
+            status=DigestStatus.SENDING, claimed_at=timezone.now() + datetime.timedelta(hours=1)
+        )
+        return super().send_messages(messages)
+
+
+def test_a_stale_claims_result_does_not_overwrite_a_newer_claim(daily, settings):
+    _change(MilestoneFactory(), status="delayed")
+    [digest_id] = digests_build(cadence="daily", now=_tomorrow())
+    settings.EMAIL_BACKEND = "tests.alerts.test_digests.ReclaimingBackend"
+
+    assert tasks.digest_send(digest_id) is False
+
+    digest = Digest.objects.get()
+    assert (digest.status, digest.attempt_count) == (DigestStatus.SENDING, 0)
+    assert Delivery.objects.get().status == DeliveryStatus.HELD
+    assert not DeliveryAttempt.objects.exists()
 
 
 def test_switching_to_immediate_releases_what_was_held(daily, owner):

@@ -1,6 +1,8 @@
 """Recording results: whatever a receiver answers or a send raises, the delivery leaves
 "sending" with an attempt logged, and only the claim that sent it may record it."""
 
+import datetime
+
 import pytest
 from django.core import mail
 from django.utils import timezone
@@ -113,3 +115,40 @@ def test_any_exception_from_a_send_becomes_a_recorded_attempt(owner, receiver, e
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempt_count) == (status, 1)
     assert type(error).__name__ in delivery.attempts.get().error
+
+
+@pytest.mark.parametrize("meanwhile", ["claimed again", "redelivered"])
+def test_a_stale_claims_result_does_not_overwrite_a_newer_state(owner, receiver, meanwhile):
+    _hook(owner, receiver)
+    [delivery] = event_dispatch(event_id=_change().pk).claimed
+    # The worker that claimed it stalled past claim_timeout(): the sweep took the claim
+    # back and another worker claimed it, or its owner redelivered it.
+    newer = delivery.claimed_at + datetime.timedelta(seconds=10)
+    if meanwhile == "claimed again":
+        state = {"status": DeliveryStatus.SENDING, "claimed_at": newer}
+    else:
+        state = {"status": DeliveryStatus.PENDING, "claimed_at": None}
+    Delivery.objects.filter(pk=delivery.pk).update(**state)
+    late = transports.Outcome(attempted_at=timezone.now(), error="Answered 500.", http_status=500)
+
+    sending._record([(delivery, late)], sending.SendReport())
+
+    row = Delivery.objects.get(pk=delivery.pk)
+    assert (row.status, row.claimed_at, row.attempt_count) == (
+        state["status"],
+        state["claimed_at"],
+        0,
+    )
+    assert not row.attempts.exists()
+
+
+def test_a_stale_claim_does_not_hand_back_a_newer_claim(owner, receiver):
+    _hook(owner, receiver)
+    [delivery] = event_dispatch(event_id=_change().pk).claimed
+    newer = delivery.claimed_at + datetime.timedelta(seconds=10)
+    Delivery.objects.filter(pk=delivery.pk).update(claimed_at=newer)
+
+    sending._release([delivery])
+
+    row = Delivery.objects.get(pk=delivery.pk)
+    assert (row.status, row.claimed_at) == (DeliveryStatus.SENDING, newer)

@@ -96,19 +96,37 @@ def digest_send(*, digest_id: int) -> bool:
         .select_related("event")
         .order_by("event_id")
     )
+    # Every result is written only while this claim still holds the digest: a worker that
+    # took longer than claim_timeout() may have lost it to the sweep and a newer claim.
+    mine = Digest.objects.filter(pk=digest_id, status=DigestStatus.SENDING, claimed_at=now)
     if not deliveries or not digest.subscription.active:
-        Digest.objects.filter(pk=digest_id).update(
-            status=DigestStatus.FAILED, claimed_at=None, error="Nothing to send, or unsubscribed."
-        )
-        Delivery.objects.filter(digest=digest, status=DeliveryStatus.HELD).update(
-            status=DeliveryStatus.CANCELLED, completed_at=now
-        )
+        with transaction.atomic():
+            if mine.update(
+                status=DigestStatus.FAILED,
+                claimed_at=None,
+                error="Nothing to send, or unsubscribed.",
+            ):
+                Delivery.objects.filter(digest=digest, status=DeliveryStatus.HELD).update(
+                    status=DeliveryStatus.CANCELLED, completed_at=now
+                )
         return False
-    outcome = transports.email_send(messages.email_for_digest(digest, deliveries))
+    try:
+        outcome = transports.email_send(messages.email_for_digest(digest, deliveries))
+    except Exception as error:
+        # Like a delivery's (see sending._run): a failed attempt, not a digest left sending.
+        logger.exception("Sending digest %s raised", digest_id)
+        outcome = transports.Outcome(
+            attempted_at=now,
+            error=f"Sending failed: {error!r}",
+            permanent=isinstance(error, ValueError),
+        )
     attempt_count = digest.attempt_count + 1
     error = storable(outcome.error, RESPONSE_KEEP_CHARS)
     delay = None if outcome.permanent else retry_delay(attempt_count)
     with transaction.atomic():
+        if not mine.select_for_update().exists():
+            logger.warning("Not recording digest %s: it was claimed again meanwhile", digest_id)
+            return False
         DeliveryAttempt.objects.bulk_create(
             DeliveryAttempt(
                 delivery=delivery,
@@ -120,28 +138,28 @@ def digest_send(*, digest_id: int) -> bool:
             for delivery in deliveries
         )
         if outcome.succeeded:
-            Digest.objects.filter(pk=digest_id).update(
+            mine.update(
                 status=DigestStatus.SENT,
                 attempt_count=attempt_count,
                 sent_at=outcome.attempted_at,
                 claimed_at=None,
                 error="",
             )
-            Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
-                status=DeliveryStatus.SUCCEEDED, attempt_count=1, completed_at=now
-            )
+            Delivery.objects.filter(
+                pk__in=[d.pk for d in deliveries], status=DeliveryStatus.HELD
+            ).update(status=DeliveryStatus.SUCCEEDED, attempt_count=1, completed_at=now)
         elif delay is None:
-            Digest.objects.filter(pk=digest_id).update(
+            mine.update(
                 status=DigestStatus.FAILED,
                 attempt_count=attempt_count,
                 claimed_at=None,
                 error=error,
             )
-            Delivery.objects.filter(pk__in=[d.pk for d in deliveries]).update(
-                status=DeliveryStatus.FAILED, attempt_count=attempt_count, completed_at=now
-            )
+            Delivery.objects.filter(
+                pk__in=[d.pk for d in deliveries], status=DeliveryStatus.HELD
+            ).update(status=DeliveryStatus.FAILED, attempt_count=attempt_count, completed_at=now)
         else:
-            Digest.objects.filter(pk=digest_id).update(
+            mine.update(
                 status=DigestStatus.PENDING,
                 attempt_count=attempt_count,
                 claimed_at=None,

@@ -23,7 +23,7 @@ from dataclasses import dataclass, fields
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Case, F, Value, When
+from django.db.models import Case, F, Q, Value, When
 from django.utils import timezone
 
 from tracker.models import Event, WebhookEndpoint
@@ -149,8 +149,8 @@ def _send_claimed(jobs: list[tuple[Delivery, Callable]], report: SendReport) -> 
         if results and time.monotonic() - claimed_at > settings.WEBHOOK_TOTAL_TIMEOUT:
             # Slow receivers ate the batch's time: hand the rest back rather than hold
             # their claims past claim_timeout() (the sweep would send them twice).
+            _release([d for d, _ in jobs[index:]])
             released = [d.pk for d, _ in jobs[index:]]
-            _release(released)
             break
         results.append((delivery, _run(delivery, job)))
     if results:
@@ -175,8 +175,12 @@ def _run(delivery: Delivery, job: Callable[[], transports.Outcome]) -> transport
         )
 
 
-def _release(ids: list[int]) -> None:
-    Delivery.objects.filter(pk__in=ids, status=DeliveryStatus.SENDING).update(
+def _release(deliveries: list[Delivery]) -> None:
+    # Only this claim's rows: each is matched on the time it was claimed.
+    held = Q()
+    for delivery in deliveries:
+        held |= Q(pk=delivery.pk, claimed_at=delivery.claimed_at)
+    Delivery.objects.filter(held, status=DeliveryStatus.SENDING).update(
         status=Case(
             When(attempt_count=0, then=Value(DeliveryStatus.PENDING)),
             default=Value(DeliveryStatus.RETRYING),
@@ -324,6 +328,37 @@ def storable(text: str, limit: int | None = None) -> str:
 def _record_batch(
     results: list[tuple[Delivery, transports.Outcome]], now: datetime.datetime
 ) -> list[WebhookEndpoint]:
+    with transaction.atomic():
+        results = _still_claimed(results)
+        if not results:
+            return []
+        return _write(results, now)
+
+
+def _still_claimed(
+    results: list[tuple[Delivery, transports.Outcome]],
+) -> list[tuple[Delivery, transports.Outcome]]:
+    """The results whose delivery is still held by the claim that sent it, locked until
+    the transaction ends. A claim older than claim_timeout() may have been taken back by
+    the sweep and claimed again, or the delivery redelivered from the admin: a stale
+    worker's result must not overwrite the newer state."""
+    current = dict(
+        Delivery.objects.select_for_update()
+        .filter(pk__in=[d.pk for d, _ in results], status=DeliveryStatus.SENDING)
+        .values_list("pk", "claimed_at")
+    )
+    kept = [(d, o) for d, o in results if d.pk in current and current[d.pk] == d.claimed_at]
+    if len(kept) < len(results):
+        logger.warning(
+            "Not recording %d attempts: their deliveries were claimed again meanwhile",
+            len(results) - len(kept),
+        )
+    return kept
+
+
+def _write(
+    results: list[tuple[Delivery, transports.Outcome]], now: datetime.datetime
+) -> list[WebhookEndpoint]:
     attempts, succeeded, failed, retrying = [], [], [], []
     for delivery, outcome in results:
         attempts.append(
@@ -345,24 +380,25 @@ def _record_batch(
         else:
             retrying.append((delivery.pk, now + delay))
     done = {"claimed_at": None, "next_attempt_at": None, "completed_at": now}
-    with transaction.atomic():
-        DeliveryAttempt.objects.bulk_create(attempts)
-        if succeeded:
-            Delivery.objects.filter(pk__in=succeeded).update(
-                status=DeliveryStatus.SUCCEEDED, attempt_count=F("attempt_count") + 1, **done
-            )
-        if failed:
-            Delivery.objects.filter(pk__in=failed).update(
-                status=DeliveryStatus.FAILED, attempt_count=F("attempt_count") + 1, **done
-            )
-        for pk, next_attempt_at in retrying:
-            Delivery.objects.filter(pk=pk).update(
-                status=DeliveryStatus.RETRYING,
-                attempt_count=F("attempt_count") + 1,
-                claimed_at=None,
-                next_attempt_at=next_attempt_at,
-            )
-        return _endpoint_health(results, now)
+    # The rows are locked by _still_claimed; "sending" is checked again all the same.
+    sending = Delivery.objects.filter(status=DeliveryStatus.SENDING)
+    DeliveryAttempt.objects.bulk_create(attempts)
+    if succeeded:
+        sending.filter(pk__in=succeeded).update(
+            status=DeliveryStatus.SUCCEEDED, attempt_count=F("attempt_count") + 1, **done
+        )
+    if failed:
+        sending.filter(pk__in=failed).update(
+            status=DeliveryStatus.FAILED, attempt_count=F("attempt_count") + 1, **done
+        )
+    for pk, next_attempt_at in retrying:
+        sending.filter(pk=pk).update(
+            status=DeliveryStatus.RETRYING,
+            attempt_count=F("attempt_count") + 1,
+            claimed_at=None,
+            next_attempt_at=next_attempt_at,
+        )
+    return _endpoint_health(results, now)
 
 
 def _endpoint_health(
