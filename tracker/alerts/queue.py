@@ -6,8 +6,17 @@ sweep (tracker.alerts.sweep) picks the work up from the database later.
 """
 
 import logging
+import threading
+import time
 
 logger = logging.getLogger(__name__)
+
+# After a failure the broker is left alone this long: each try can take the whole broker
+# connection timeout, and one transaction can ring for many events. What is not queued
+# meanwhile the sweep finds in the database.
+BROKER_RETRY_AFTER = 5.0
+_broker_down_until = 0.0
+_broker_lock = threading.Lock()
 
 
 def event_dispatch_enqueue(event_id: int) -> None:
@@ -33,12 +42,21 @@ def digest_send_enqueue(digest_id: int) -> None:
 
 
 def _send(task, *args) -> None:
+    global _broker_down_until
+    if time.monotonic() < _broker_down_until:
+        logger.debug("Not queueing %s%r: the broker was down a moment ago.", task.name, args)
+        return
     try:
         task.delay(*args)
-    except Exception:  # the broker's errors vary by transport; none may break the caller
+    except Exception as error:  # the broker's errors vary by transport; none may break the caller
+        with _broker_lock:
+            _broker_down_until = time.monotonic() + BROKER_RETRY_AFTER
+        # Once per failure, which is at most once per BROKER_RETRY_AFTER: no traceback.
         logger.warning(
-            "Could not queue %s%r; the alerts sweep will pick it up.",
+            "Could not queue %s%r (%r); not trying the broker for %g s. The alerts sweep "
+            "will pick the work up.",
             task.name,
             args,
-            exc_info=True,
+            error,
+            BROKER_RETRY_AFTER,
         )
