@@ -27,6 +27,8 @@ class Command(BaseCommand):
                 "--loglevel=INFO", f"--schedule={beat_schedule}",
             ],
         }  # fmt: skip
+        # `kill` or a supervisor's stop ends the three like Ctrl-C does, leaving no orphans.
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
         processes = {
             name: subprocess.Popen(command, env=os.environ.copy())
             for name, command in commands.items()
