@@ -253,3 +253,28 @@ def test_boolean_filters_refuse_values_other_than_true_and_false(client, user):
     response = client.get("/api/v1/subscriptions/?active=maybe", **bearer(user))
     assert response.status_code == 400
     assert "active" in response.json()["fields"]
+
+
+@pytest.mark.parametrize("resource", ["subscriptions", "webhook-endpoints"])
+def test_a_delete_racing_past_the_if_match_check_still_gets_412(
+    client, user, resource, monkeypatch
+):
+    """Another write lands between the view's If-Match check and the delete itself."""
+    from tracker.api.views.base import VersionedMixin
+
+    row = _rows(user)[resource]
+    model = type(row)
+    original = VersionedMixin.expected_version
+
+    def check_then_someone_else_saves(self, obj):
+        expected = original(self, obj)
+        model.objects.filter(pk=obj.pk).update(version=obj.version + 1)
+        return expected
+
+    monkeypatch.setattr(VersionedMixin, "expected_version", check_then_someone_else_saves)
+    response = client.delete(
+        f"/api/v1/{resource}/{row.pk}/", HTTP_IF_MATCH=f'"{row.version}"', **bearer(user)
+    )
+
+    _error(response, 412, "precondition_failed")
+    assert model.objects.filter(pk=row.pk).exists()

@@ -121,9 +121,11 @@ def subscription_update(
     return current
 
 
-def subscription_delete(*, subscription: Subscription) -> None:
-    """Delete a subscription with its deliveries and their log."""
+def subscription_delete(*, subscription: Subscription, expected_version: int | None = None) -> None:
+    """Delete a subscription with its deliveries and their log; refuses a stale
+    ``expected_version`` with ConcurrentUpdateError."""
     with transaction.atomic():
+        _lock_at_version(Subscription, subscription.pk, expected_version, "subscription")
         Subscription.objects.filter(pk=subscription.pk).delete()
 
 
@@ -238,10 +240,18 @@ def endpoint_update(
     return current
 
 
-def endpoint_delete(*, endpoint: WebhookEndpoint) -> None:
-    """Delete an endpoint with its subscriptions and deliveries."""
+def endpoint_delete(*, endpoint: WebhookEndpoint, expected_version: int | None = None) -> None:
+    """Delete an endpoint with its subscriptions and deliveries; refuses a stale
+    ``expected_version`` with ConcurrentUpdateError."""
     with transaction.atomic():
+        _lock_at_version(WebhookEndpoint, endpoint.pk, expected_version, "webhook endpoint")
         WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()
+
+
+def _lock_at_version(model, pk: int, expected_version: int | None, label: str) -> None:
+    current = model.objects.select_for_update().get(pk=pk)
+    if expected_version is not None and current.version != expected_version:
+        raise ConcurrentUpdateError(label=label, expected=expected_version, current=current.version)
 
 
 def endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:

@@ -77,8 +77,7 @@ class SubscriptionViewSet(ServiceViewSet):
         )
 
     def service_delete(self, instance, expected_version):
-        # subscription_delete takes no version; expected_version() has checked If-Match.
-        subscription_delete(subscription=instance)
+        subscription_delete(subscription=instance, expected_version=expected_version)
 
 
 @extend_schema_view(
@@ -125,8 +124,7 @@ class WebhookEndpointViewSet(ServiceViewSet):
         return endpoint_update(endpoint=instance, data=data, expected_version=expected_version)
 
     def service_delete(self, instance, expected_version):
-        # endpoint_delete takes no version; expected_version() has checked If-Match.
-        endpoint_delete(endpoint=instance)
+        endpoint_delete(endpoint=instance, expected_version=expected_version)
 
     @extend_schema(
         summary="Rotate the signing secret",
