@@ -11,7 +11,6 @@ from django.contrib import admin, messages
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.http import HttpResponseRedirect
 from django.utils.html import format_html
 
 from tracker.alerts.guard import url_problem
@@ -28,27 +27,8 @@ from tracker.alerts.services import (
 )
 from tracker.models import Organization, Process, Subscription, WebhookEndpoint
 from tracker.models.alerts import Delivery, DeliveryAttempt, Digest
-from tracker.services.errors import ConcurrentUpdateError
 
-
-def _adopt(target, saved) -> None:
-    """Make the admin's in-memory object the row the service saved (for redirects, messages)."""
-    for field in saved._meta.concrete_fields:
-        setattr(target, field.attname, getattr(saved, field.attname))
-    target._state.adding = False
-
-
-class _ServiceErrorsMixin:
-    """A refusal raised by a service during save becomes a message, not a server error."""
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except (ConcurrentUpdateError, ValidationError) as error:
-            text = error.messages if isinstance(error, ValidationError) else [str(error)]
-            for line in text:
-                self.message_user(request, line, level=messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
+from .service_admin import ServiceAdminMixin, adopt
 
 
 class SubscriptionForm(forms.ModelForm):
@@ -92,7 +72,7 @@ class SubscriptionForm(forms.ModelForm):
 
 
 @admin.register(Subscription)
-class SubscriptionAdmin(_ServiceErrorsMixin, admin.ModelAdmin):
+class SubscriptionAdmin(ServiceAdminMixin, admin.ModelAdmin):
     form = SubscriptionForm
     list_display = ["__str__", "owner", "channel", "cadence", "active", "created_at"]
     list_filter = ["channel", "cadence", "active"]
@@ -138,7 +118,7 @@ class SubscriptionAdmin(_ServiceErrorsMixin, admin.ModelAdmin):
                 organizations=organizations,
                 processes=processes,
             )
-        _adopt(obj, saved)
+        adopt(obj, saved)
 
     def save_related(self, request, form, formsets, change):
         pass  # the service has set the filters
@@ -155,7 +135,8 @@ class WebhookEndpointForm(forms.ModelForm):
     class Meta:
         model = WebhookEndpoint
         fields = ["owner", "url", "description", "enabled"]
-        # A URL typed without a scheme is taken as https (Django 6's default; 5.2 warns).
+        # Built at import, before the admin's formfield_overrides apply: a URL typed without
+        # a scheme is taken as https (Django 6's default; 5.2 warns).
         field_classes = {"url": partial(forms.URLField, assume_scheme="https")}
 
     def clean_url(self):
@@ -168,7 +149,7 @@ class WebhookEndpointForm(forms.ModelForm):
 
 
 @admin.register(WebhookEndpoint)
-class WebhookEndpointAdmin(_ServiceErrorsMixin, admin.ModelAdmin):
+class WebhookEndpointAdmin(ServiceAdminMixin, admin.ModelAdmin):
     form = WebhookEndpointForm
     list_display = ["url", "owner", "description", "enabled", "disabled_reason", "failing_since"]
     list_filter = ["enabled"]
@@ -202,7 +183,7 @@ class WebhookEndpointAdmin(_ServiceErrorsMixin, admin.ModelAdmin):
         else:
             saved = endpoint_create(owner=form.cleaned_data["owner"], data=data)
             self._show_secret(request, saved)
-        _adopt(obj, saved)
+        adopt(obj, saved)
 
     def delete_model(self, request, obj):
         endpoint_delete(endpoint=obj)

@@ -3,15 +3,12 @@ write events (and alerts) exactly like the API's."""
 
 import json
 
-from django.contrib import admin, messages
-from django.core.exceptions import ValidationError
-from django.db import models
+from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
 from tracker.models import AgReview, Event, Filing, IpoStep, Milestone, Organization, Process
-from tracker.services.errors import ConcurrentUpdateError
 from tracker.services.milestones import (
     KIND_FOR_MODEL,
     milestone_create,
@@ -26,6 +23,7 @@ from tracker.services.organizations import (
 from tracker.services.processes import process_create, process_delete, process_update
 
 from .forms import MilestoneForm, VersionedForm
+from .service_admin import ServiceAdminMixin, adopt
 
 
 def _model_data(form, instance) -> dict:
@@ -43,39 +41,6 @@ def _model_data(form, instance) -> dict:
 def _changed_data(form, instance) -> dict:
     data = _model_data(form, instance)
     return {name: data[name] for name in form.changed_data if name in data}
-
-
-def _adopt(target, saved) -> None:
-    """Make the admin's in-memory object the row the service saved (for redirects, messages)."""
-    for field in saved._meta.concrete_fields:
-        setattr(target, field.attname, getattr(saved, field.attname))
-    target._state.adding = False
-
-
-class ServiceAdminMixin:
-    """Turns a refusal raised by a service during save (a race the form could not see) into a
-    message on the same page instead of a server error; the transaction has rolled back."""
-
-    # A URL typed without a scheme is taken as https (Django 6's default; 5.2 warns).
-    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
-
-    def changeform_view(self, request, object_id=None, form_url="", extra_context=None):
-        try:
-            return super().changeform_view(request, object_id, form_url, extra_context)
-        except (ConcurrentUpdateError, ValidationError) as error:
-            text = error.messages if isinstance(error, ValidationError) else [str(error)]
-            for line in text:
-                self.message_user(request, line, level=messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
-
-    def delete_view(self, request, object_id, extra_context=None):
-        try:
-            return super().delete_view(request, object_id, extra_context)
-        except (ConcurrentUpdateError, ValidationError) as error:
-            text = error.messages if isinstance(error, ValidationError) else [str(error)]
-            for line in text:
-                self.message_user(request, line, level=messages.ERROR)
-            return HttpResponseRedirect(request.get_full_path())
 
 
 class EventHistoryInline(admin.TabularInline):
@@ -146,7 +111,7 @@ class OrganizationAdmin(ServiceAdminMixin, admin.ModelAdmin):
             )
         else:
             saved = organization_create(data=_model_data(form, obj))
-        _adopt(obj, saved)
+        adopt(obj, saved)
 
     def delete_model(self, request, obj):
         organization_delete(organization=obj)
@@ -206,7 +171,7 @@ class ProcessAdmin(ServiceAdminMixin, admin.ModelAdmin):
             )
         else:
             saved = process_create(actor=request.user, data=_model_data(form, obj))
-        _adopt(obj, saved)
+        adopt(obj, saved)
 
     def save_formset(self, request, form, formset, change):
         if formset.model is not Milestone:
@@ -318,7 +283,7 @@ class BaseMilestoneAdmin(ServiceAdminMixin, admin.ModelAdmin):
                 data=_model_data(form, obj),
                 depends_on=dependencies,
             )
-        _adopt(obj, saved)
+        adopt(obj, saved)
 
     def save_related(self, request, form, formsets, change):
         # Dependencies were saved by the service. The only inline (history) is read-only;
