@@ -19,11 +19,20 @@ from aiosmtpd.controller import Controller
 from django.conf import settings
 
 from tests.factories import UserFactory
+from tracker.alerts import sweep
 
 from .receiver import Receiver
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKER_READY_TIMEOUT = 60
+
+
+@pytest.fixture(autouse=True)
+def _sweep_memory():
+    # The sweep remembers what it queued lately; each test starts with a sweep that has not.
+    sweep._queued.clear()
+    yield
+    sweep._queued.clear()
 
 
 @pytest.fixture

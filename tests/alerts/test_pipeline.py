@@ -379,3 +379,31 @@ def test_a_slow_receiver_makes_the_sender_hand_back_the_rest_of_its_batch(owner,
     assert (second.status, second.claimed_at) == (DeliveryStatus.PENDING, None)
     assert tasks.deliveries_send(released) == 1
     assert sorted(r.path for r in receiver.requests) == ["/slow-a", "/slow-b"]
+
+
+def test_the_sweep_requeues_doorbell_work_after_the_requeue_grace_and_not_every_sweep(
+    owner, endpoint, settings
+):
+    settings.ALERTS_SWEEP_REQUEUE_GRACE = 30
+    _hook(owner, endpoint)
+    _change(MilestoneFactory())  # its doorbell was lost: undispatched
+    [pending] = _deliveries_created(_change(MilestoneFactory()))  # never attempted
+    [retry] = _deliveries_created(_change(MilestoneFactory()))
+    start = timezone.now()
+    Delivery.objects.filter(pk=retry.pk).update(
+        status=DeliveryStatus.RETRYING, attempt_count=1, next_attempt_at=start
+    )
+
+    def sweep_at(seconds):
+        with time_machine.travel(start + datetime.timedelta(seconds=seconds)):
+            report = sweep.alerts_sweep()
+        return report.events, report.deliveries
+
+    # A retry has no doorbell: queued when due. The rest waits for the grace.
+    assert sweep_at(5) == (0, 1)
+    assert sweep_at(10) == (0, 0)  # not again while it may still be in the queue
+    assert sweep_at(31) == (1, 1)  # the event and the never-attempted delivery
+    assert sweep_at(36) == (0, 1)  # the retry, 30 s after it was queued
+    assert sweep_at(40) == (0, 0)
+    assert sweep_at(62) == (1, 1)
+    assert Delivery.objects.get(pk=pending.pk).status == DeliveryStatus.PENDING
