@@ -4,6 +4,7 @@ These call the transport in the test process against the local receiver; no work
 """
 
 import base64
+import ipaddress
 import shutil
 import socket
 import ssl
@@ -15,6 +16,7 @@ import pytest
 from django.test import override_settings
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
+from tracker.alerts.guard import address_problem
 from tracker.alerts.signing import SECRET_PREFIX, secret_generate
 from tracker.alerts.transports import WebhookMessage, webhook_send
 
@@ -164,6 +166,11 @@ def _refused_quickly(url: str) -> str:
         ("http://100.64.0.1/hook", "not a public"),
         ("http://224.0.0.1/hook", "multicast"),
         ("http://0.0.0.0/hook", "unspecified"),
+        ("http://[fec0::1]/hook", "site-local"),
+        # 6to4 with 10.0.0.1 and 169.254.169.254 inside; Teredo with 10.0.0.1 as client
+        ("http://[2002:a00:1::1]/hook", "embeds 10.0.0.1 is a private"),
+        ("http://[2002:a9fe:a9fe::]/latest/meta-data/", "metadata"),
+        ("http://[2001:0:4136:e378:8000:63bf:f5ff:fffe]/hook", "private"),
     ],
 )
 def test_non_public_addresses_are_refused_without_connecting(url, why):
@@ -189,6 +196,12 @@ def test_a_host_name_resolving_to_loopback_is_refused_without_connecting(receive
 def test_an_ipv4_mapped_ipv6_loopback_is_refused(receiver):
     assert "loopback" in _refused_quickly(f"http://[::ffff:127.0.0.1]:{receiver.port}/hook")
     assert receiver.connections == 0
+
+
+def test_6to4_and_teredo_addresses_of_public_ipv4_addresses_are_allowed():
+    # 2002:5db8:d822:: is 6to4 for 93.184.216.34; Teredo's server part is not judged.
+    assert address_problem(ipaddress.ip_address("2002:5db8:d822::1")) == ""
+    assert address_problem(ipaddress.ip_address("2606:4700::1111")) == ""
 
 
 def test_the_allowlist_lets_a_named_network_through(receiver):

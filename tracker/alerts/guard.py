@@ -22,6 +22,10 @@ _METADATA_ADDRESSES = {
 }
 
 
+# Deprecated site-local IPv6 (RFC 3879): Python 3.11 counts it as global.
+_SITE_LOCAL = ipaddress.ip_network("fec0::/10")
+
+
 class RefusedTarget(Exception):
     """The guard refused a URL or address; nothing was sent and retrying will not help."""
 
@@ -42,6 +46,16 @@ def address_problem(address: IPAddress) -> str:
         address = address.ipv4_mapped
     if any(address in network for network in _allowed_networks()):
         return ""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _SITE_LOCAL:
+            return f"{address} is a site-local address"
+        # 6to4 and Teredo addresses carry an IPv4 address that relays deliver to: judge
+        # that one (2002:a00:1:: reaches 10.0.0.1 through a 6to4 relay).
+        embedded = address.sixtofour or (address.teredo[1] if address.teredo else None)
+        if embedded is not None:
+            problem = address_problem(embedded)
+            if problem:
+                return f"{address} embeds {problem}"
     if address in _METADATA_ADDRESSES:
         return f"{address} is a cloud metadata address"
     for label, flag in (
