@@ -2,11 +2,12 @@
 Celery worker subprocess (with its embedded beat running the sweep) on the real Redis and
 the test database that pytest-django created."""
 
+import atexit
+import contextlib
 import email
 import email.policy
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -67,16 +68,45 @@ class _Inbox:
             return list(self.messages)
 
 
+class _Controller(Controller):
+    """aiosmtpd's Controller on a port the system picks (port 0), so no other process can
+    take the port between choosing it and binding it."""
+
+    def _trigger_server(self):
+        # The server is bound by now; its readiness check connects to self.port.
+        self.port = self.server.sockets[0].getsockname()[1]
+        super()._trigger_server()
+
+
 @pytest.fixture
 def smtp_server():
     inbox = _Inbox()
-    with socket.socket() as probe:  # aiosmtpd's readiness check needs a real port
-        probe.bind(("127.0.0.1", 0))
-        inbox.port = probe.getsockname()[1]
-    controller = Controller(inbox, hostname="127.0.0.1", port=inbox.port)
+    controller = _Controller(inbox, hostname="127.0.0.1", port=0)
     controller.start()
+    inbox.port = controller.port
     yield inbox
     controller.stop()
+
+
+# Process groups of the workers started and not yet stopped: killed when the session ends
+# however it ends, so no worker outlives a failed or interrupted run.
+_live_groups: set[int] = set()
+
+
+def _kill_live_groups() -> None:
+    for pgid in list(_live_groups):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pgid, signal.SIGKILL)
+        _live_groups.discard(pgid)
+
+
+atexit.register(_kill_live_groups)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_worker_outlives_the_session():
+    yield
+    _kill_live_groups()
 
 
 class Worker:
@@ -111,6 +141,7 @@ class Worker:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        _live_groups.add(self.process.pid)
         deadline = time.monotonic() + WORKER_READY_TIMEOUT
         while b" ready." not in log.read_bytes():
             if self.process.poll() is not None or time.monotonic() > deadline:
@@ -124,6 +155,8 @@ class Worker:
         if self.process and self.process.poll() is None:
             os.killpg(self.process.pid, signal.SIGKILL)
             self.process.wait(10)
+        if self.process:
+            _live_groups.discard(self.process.pid)
 
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
@@ -132,6 +165,10 @@ class Worker:
                 self.process.wait(15)
             except subprocess.TimeoutExpired:
                 self.kill()
+        if self.process:
+            with contextlib.suppress(ProcessLookupError):  # its children, if any are left
+                os.killpg(self.process.pid, signal.SIGKILL)
+            _live_groups.discard(self.process.pid)
 
     def output(self) -> str:
         return self.log.read_text(errors="replace")[-5000:] if self.log.exists() else ""
