@@ -3,6 +3,7 @@
 import datetime
 
 import pytest
+import time_machine
 from django.core import mail
 from django.core.mail.backends import locmem
 from django.utils import timezone
@@ -10,8 +11,10 @@ from django.utils import timezone
 from tests.factories import MilestoneFactory, ProcessFactory
 from tracker import tasks
 from tracker.alerts.digests import digest_period, digests_build
+from tracker.alerts.messages import event_item
+from tracker.alerts.reminders import reminder_record
 from tracker.alerts.services import subscription_create, subscription_update
-from tracker.models import Event
+from tracker.models import Event, EventType
 from tracker.models.alerts import (
     Delivery,
     DeliveryAttempt,
@@ -130,6 +133,38 @@ def test_a_stale_claims_result_does_not_overwrite_a_newer_claim(daily, settings)
     assert (digest.status, digest.attempt_count) == (DigestStatus.SENDING, 0)
     assert Delivery.objects.get().status == DeliveryStatus.HELD
     assert not DeliveryAttempt.objects.exists()
+
+
+def test_a_weekly_digest_ends_on_the_configured_weekday(settings):
+    settings.ALERTS_DIGEST_WEEKDAY = 4  # Friday
+    friday = timezone.make_aware(datetime.datetime(2025, 10, 31, 7, 0))
+    start, end = digest_period("weekly", friday)
+    assert (start.date(), end.date()) == (datetime.date(2025, 10, 24), datetime.date(2025, 10, 31))
+    wednesday = timezone.make_aware(datetime.datetime(2025, 10, 29, 9, 0))
+    start, end = digest_period("weekly", wednesday)
+    assert (start.date(), end.date()) == (datetime.date(2025, 10, 17), datetime.date(2025, 10, 24))
+
+
+def test_emails_name_the_time_zone_their_times_are_in(owner, settings):
+    settings.TIME_ZONE = "America/New_York"
+    subscription_create(owner=owner, data={"channel": "email"})
+    event = _change(MilestoneFactory(), status="delayed")
+    [message] = mail.outbox
+    local = timezone.localtime(event.occurred_at)
+    assert local.strftime("%Y-%m-%d %H:%M %Z") in message.body  # EST or EDT
+    assert "UTC" not in message.body
+    assert local.strftime("%H:%M %Z") in message.alternatives[0][0]
+
+
+def test_days_left_are_counted_in_the_sites_time_zone(settings):
+    settings.TIME_ZONE = "America/New_York"
+    milestone = MilestoneFactory(target_date=datetime.date(2025, 10, 28))
+    # 02:00 UTC on the 28th is still the evening of the 27th in New York: one day left.
+    with time_machine.travel(datetime.datetime(2025, 10, 28, 2, 0, tzinfo=datetime.UTC)):
+        event = reminder_record(
+            milestone=milestone, type=EventType.MILESTONE_DEADLINE_APPROACHING, dedupe_key="k"
+        )
+    assert event_item(event)["days_left"] == 1
 
 
 def test_switching_to_immediate_releases_what_was_held(daily, owner):

@@ -3,6 +3,7 @@
 import datetime
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Exists, OuterRef
 from django.utils import timezone
@@ -26,14 +27,15 @@ logger = logging.getLogger(__name__)
 def digest_period(
     cadence: str, now: datetime.datetime
 ) -> tuple[datetime.datetime, datetime.datetime]:
-    """The last complete period before ``now``: yesterday, or last week (Monday to Monday),
-    in the site's time zone."""
+    """The last complete period before ``now``: yesterday, or the last week ending on
+    ``ALERTS_DIGEST_WEEKDAY`` (the day the weekly digest goes out), in the site's time zone."""
     today = timezone.localtime(now).date()
     if cadence == Cadence.DAILY:
         start_day, length = today - datetime.timedelta(days=1), 1
     elif cadence == Cadence.WEEKLY:
-        this_monday = today - datetime.timedelta(days=today.weekday())
-        start_day, length = this_monday - datetime.timedelta(days=7), 7
+        since_end = (today.weekday() - settings.ALERTS_DIGEST_WEEKDAY) % 7
+        end_day = today - datetime.timedelta(days=since_end)
+        start_day, length = end_day - datetime.timedelta(days=7), 7
     else:
         raise ValueError(f"No digest for cadence {cadence!r}.")
     start = timezone.make_aware(datetime.datetime.combine(start_day, datetime.time.min))

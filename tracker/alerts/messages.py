@@ -11,6 +11,7 @@ from itertools import groupby
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.template.loader import render_to_string
+from django.utils import timezone
 
 from tracker.models import Event, EventType, MilestoneStatus, WebhookEndpoint
 from tracker.models.alerts import TEST_EVENT_TYPE, Delivery, Digest
@@ -84,7 +85,8 @@ def event_item(event: Event) -> dict:
     days_left = None
     if event.type == EventType.MILESTONE_DEADLINE_APPROACHING and milestone.get("target_date"):
         target = datetime.date.fromisoformat(milestone["target_date"])
-        days_left = (target - event.occurred_at.date()).days
+        # Days as the site counts them (its time zone), not as UTC does.
+        days_left = (target - timezone.localtime(event.occurred_at).date()).days
     return {
         "type": event.type,
         "label": EventType(event.type).label if event.type in EventType.values else event.type,
