@@ -19,7 +19,7 @@ from tracker.models.alerts import (
 )
 
 from . import messages, transports
-from .sending import RESPONSE_KEEP_CHARS, retry_delay, storable
+from .sending import retry_delay, storable
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def digest_send(*, digest_id: int) -> bool:
             permanent=isinstance(error, ValueError),
         )
     attempt_count = digest.attempt_count + 1
-    error = storable(outcome.error, RESPONSE_KEEP_CHARS)
+    error = storable(outcome.error)
     delay = None if outcome.permanent else retry_delay(attempt_count)
     with transaction.atomic():
         if not mine.select_for_update().exists():

@@ -29,12 +29,11 @@ from django.utils import timezone
 from tracker.models import Event, WebhookEndpoint
 from tracker.models.alerts import Channel, Delivery, DeliveryAttempt, DeliveryStatus
 
-from . import messages, transports
+from . import http, messages, transports
 from .services import deliveries_cancel_for_endpoint
 
 logger = logging.getLogger(__name__)
 
-RESPONSE_KEEP_CHARS = 4096
 # Deliveries one thread claims at once.
 SEND_BATCH = 32
 
@@ -367,7 +366,7 @@ def _write(
                 attempted_at=outcome.attempted_at,
                 duration_ms=outcome.duration_ms,
                 http_status=outcome.http_status,
-                response_body=storable(outcome.response_body, RESPONSE_KEEP_CHARS),
+                response_body=storable(outcome.response_body, http.RESPONSE_KEEP_BYTES),
                 error=storable(outcome.error),
                 succeeded=outcome.succeeded,
             )
