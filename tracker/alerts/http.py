@@ -5,6 +5,8 @@ timeouts) with a small keep-alive pool, so a fan-out to one receiver reuses its 
 The connection classes resolve the host themselves, check every address the name resolves
 to with ``tracker.alerts.guard.address_problem`` and connect to a checked address, so
 neither a DNS answer nor a redirect can lead a request somewhere the guard refuses.
+The total timeout is a deadline for the whole request: DNS, connect, send and every read of
+the answer get only the time left, so a receiver cannot stretch a send by answering slowly.
 (urllib3 did this job first; its layers cost about a third of the sender's CPU time in a
 large fan-out, which is what the lighter client is for.)
 """
@@ -281,6 +283,9 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> HttpResponse:
     except (http.client.HTTPException, OSError) as error:
         connection.close()
         raise RequestFailed(f"Request failed: {error!r}") from error
+    except BaseException:  # bad input (a header value with a newline): the caller decides
+        connection.close()
+        raise
     if reusable:
         _give_back(key, connection)
     else:
