@@ -229,8 +229,9 @@ ALERTS_SEND_CONCURRENCY = env.int("ALERTS_SEND_CONCURRENCY", default=16)
 # A delivery "sending" for longer than the total timeout plus this margin was claimed by a
 # worker that died; the sweep makes it due again.
 ALERTS_RECLAIM_MARGIN = env.float("ALERTS_RECLAIM_MARGIN", default=30.0)
-# Events younger than this are left to the on-commit doorbell before the sweep takes them.
-ALERTS_SWEEP_GRACE = env.float("ALERTS_SWEEP_GRACE", default=2.0)
+# Work already queued once (an event's doorbell, a delivery never attempted) is queued again
+# by the sweep only after this long, so a backlog is not flooded with repeats.
+ALERTS_SWEEP_REQUEUE_GRACE = env.float("ALERTS_SWEEP_REQUEUE_GRACE", default=30.0)
 ALERTS_SWEEP_INTERVAL = env.float("ALERTS_SWEEP_INTERVAL", default=5.0)
 # Reminders: days before a target date that "deadline approaching" fires.
 ALERTS_REMINDER_DAYS = env.list("ALERTS_REMINDER_DAYS", cast=int, default=[7, 1])

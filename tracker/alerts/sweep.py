@@ -35,7 +35,7 @@ def requeue_grace() -> datetime.timedelta:
     """How long work that was queued once is left to that message before the sweep queues
     it again: long enough that a backlog in the queue is not queued over and over, short
     enough that a lost doorbell is recovered within about half a minute."""
-    return datetime.timedelta(seconds=getattr(settings, "ALERTS_SWEEP_REQUEUE_GRACE", 30.0))
+    return datetime.timedelta(seconds=settings.ALERTS_SWEEP_REQUEUE_GRACE)
 
 
 # What this process's sweeps queued, and when: a backlog stays in the queue for a while,

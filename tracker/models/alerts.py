@@ -281,10 +281,6 @@ class Delivery(models.Model):
     def __str__(self) -> str:
         return f"Delivery {self.message_id} ({self.status})"
 
-    @property
-    def is_test(self) -> bool:
-        return self.event_id is None
-
 
 class DeliveryAttempt(models.Model):
     """One try at sending a delivery, kept for the owner to inspect."""
