@@ -31,7 +31,7 @@ from tracker.models.alerts import (
     Delivery,
     DeliveryStatus,
 )
-from tracker.services.errors import ConcurrentUpdateError
+from tracker.services.rows import refuse_unknown_fields, row_lock
 
 from . import queue
 from .guard import url_problem
@@ -71,7 +71,7 @@ def subscription_create(
     An email subscription goes to the owner's own (verified) account address; a webhook
     subscription names one of the owner's endpoints and is always immediate.
     """
-    _refuse_unknown(data, _SUBSCRIPTION_FIELDS)
+    refuse_unknown_fields(data, _SUBSCRIPTION_FIELDS)
     subscription = Subscription(owner=owner)
     _apply_subscription_data(subscription, data)
     with transaction.atomic():
@@ -95,10 +95,11 @@ def subscription_update(
     Switching a digest subscription to "immediate" releases what it was holding for the next
     digest, so nothing is silently dropped.
     """
-    _refuse_unknown(data, _SUBSCRIPTION_FIELDS)
+    refuse_unknown_fields(data, _SUBSCRIPTION_FIELDS)
     with transaction.atomic():
-        current = Subscription.objects.select_for_update().get(pk=subscription.pk)
-        _check_version(current, expected_version, "subscription")
+        current = row_lock(
+            Subscription, subscription.pk, expected_version=expected_version, label="subscription"
+        )
         _apply_subscription_data(current, data)
         current.full_clean()
         current.version += 1
@@ -125,7 +126,9 @@ def subscription_delete(*, subscription: Subscription, expected_version: int | N
     """Delete a subscription with its deliveries and their log; refuses a stale
     ``expected_version`` with ConcurrentUpdateError."""
     with transaction.atomic():
-        _lock_at_version(Subscription, subscription.pk, expected_version, "subscription")
+        row_lock(
+            Subscription, subscription.pk, expected_version=expected_version, label="subscription"
+        )
         Subscription.objects.filter(pk=subscription.pk).delete()
 
 
@@ -198,7 +201,7 @@ def endpoint_create(*, owner, data: Mapping[str, Any]) -> WebhookEndpoint:
     A URL whose scheme or literal IP address the SSRF guard refuses is rejected here; a host
     name is only checked when it is connected to, since its DNS answer can change.
     """
-    _refuse_unknown(data, _ENDPOINT_FIELDS)
+    refuse_unknown_fields(data, _ENDPOINT_FIELDS)
     endpoint = WebhookEndpoint(owner=owner, secret=secret_generate())
     for name, value in data.items():
         setattr(endpoint, name, value)
@@ -219,10 +222,14 @@ def endpoint_update(
     Re-enabling clears why it was disabled and its failure streak; disabling it cancels the
     deliveries still waiting to go to it.
     """
-    _refuse_unknown(data, _ENDPOINT_FIELDS)
+    refuse_unknown_fields(data, _ENDPOINT_FIELDS)
     with transaction.atomic():
-        current = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
-        _check_version(current, expected_version, "webhook endpoint")
+        current = row_lock(
+            WebhookEndpoint,
+            endpoint.pk,
+            expected_version=expected_version,
+            label="webhook endpoint",
+        )
         was_enabled = current.enabled
         for name, value in data.items():
             setattr(current, name, value)
@@ -244,14 +251,13 @@ def endpoint_delete(*, endpoint: WebhookEndpoint, expected_version: int | None =
     """Delete an endpoint with its subscriptions and deliveries; refuses a stale
     ``expected_version`` with ConcurrentUpdateError."""
     with transaction.atomic():
-        _lock_at_version(WebhookEndpoint, endpoint.pk, expected_version, "webhook endpoint")
+        row_lock(
+            WebhookEndpoint,
+            endpoint.pk,
+            expected_version=expected_version,
+            label="webhook endpoint",
+        )
         WebhookEndpoint.objects.filter(pk=endpoint.pk).delete()
-
-
-def _lock_at_version(model, pk: int, expected_version: int | None, label: str) -> None:
-    current = model.objects.select_for_update().get(pk=pk)
-    if expected_version is not None and current.version != expected_version:
-        raise ConcurrentUpdateError(label=label, expected=expected_version, current=current.version)
 
 
 def endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
@@ -331,17 +337,6 @@ def deliveries_cancel_for_endpoint(*, endpoint: WebhookEndpoint) -> int:
 
 
 # --- Helpers ---------------------------------------------------------------------------
-
-
-def _refuse_unknown(data: Mapping[str, Any], allowed: set[str]) -> None:
-    unknown = sorted(set(data) - allowed)
-    if unknown:
-        raise ValidationError({name: "This field cannot be set." for name in unknown})
-
-
-def _check_version(row, expected_version: int | None, label: str) -> None:
-    if expected_version is not None and row.version != expected_version:
-        raise ConcurrentUpdateError(label=label, expected=expected_version, current=row.version)
 
 
 def _validate_endpoint(endpoint: WebhookEndpoint) -> None:

@@ -4,7 +4,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.db.models import Max
 
 from tracker.models import (
@@ -24,8 +24,8 @@ from tracker.snapshots import (
     subject_snapshot,
 )
 
-from .errors import ConcurrentUpdateError
 from .events import Actor, event_record
+from .rows import row_lock, row_save
 
 MODEL_FOR_KIND: dict[str, type[Milestone]] = {
     MilestoneKind.GENERIC: Milestone,
@@ -63,7 +63,7 @@ def milestone_create(
         if "position" not in data and milestone.process_id:
             milestone.position = _next_position(milestone.process_id)
         _validate(milestone)
-        _save(milestone)
+        row_save(milestone)
         _set_dependencies(milestone, dependencies)
         event_record(
             type=EventType.MILESTONE_CREATED,
@@ -97,11 +97,9 @@ def milestone_update(
     model = MODEL_FOR_KIND[milestone.kind]
     _refuse_protected(model, data)
     with transaction.atomic():
-        current = model.objects.select_for_update().get(pk=milestone.pk)
-        if expected_version is not None and current.version != expected_version:
-            raise ConcurrentUpdateError(
-                label="milestone", expected=expected_version, current=current.version
-            )
+        current = row_lock(
+            model, milestone.pk, expected_version=expected_version, label="milestone"
+        )
         before = _facts(current)
         old_dependency_ids = _dependency_ids(current)
         for name, value in data.items():
@@ -121,7 +119,7 @@ def milestone_update(
             return current
         _validate(current)
         current.version += 1
-        _save(current)
+        row_save(current)
         if dependencies is not None:
             _set_dependencies(current, dependencies)
         if "process_id" in changes:
@@ -145,11 +143,9 @@ def milestone_delete(
     """Delete a milestone and record ``milestone.deleted`` with its last state."""
     model = MODEL_FOR_KIND[milestone.kind]
     with transaction.atomic():
-        current = model.objects.select_for_update().get(pk=milestone.pk)
-        if expected_version is not None and current.version != expected_version:
-            raise ConcurrentUpdateError(
-                label="milestone", expected=expected_version, current=current.version
-            )
+        current = row_lock(
+            model, milestone.pk, expected_version=expected_version, label="milestone"
+        )
         # Milestones that depended on this one lose that link: record it on each of them
         # (an event and a new version) rather than let the cascade change them silently.
         for dependent in Milestone.objects.filter(dependency_links__depends_on=current):
@@ -214,16 +210,6 @@ def _refuse_protected(model: type[Milestone], data: Mapping[str, Any]) -> None:
 
 def _validate(milestone: Milestone) -> None:
     milestone.full_clean()
-
-
-def _save(milestone: Milestone) -> None:
-    # The database has the last word on uniqueness and checks; a race that slips past
-    # full_clean still ends as a clean validation error, inside a savepoint.
-    try:
-        with transaction.atomic():
-            milestone.save()
-    except IntegrityError as error:
-        raise ValidationError(f"The database refused this milestone: {error}") from error
 
 
 def _set_dependencies(milestone: Milestone, dependencies: list[Milestone]) -> None:

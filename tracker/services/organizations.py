@@ -5,25 +5,26 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils.text import slugify
 
 from tracker.models import Organization
 
-from .errors import ConcurrentUpdateError
+from .rows import refuse_unknown_fields, row_lock, row_save
 
 _EDITABLE_FIELDS = {"name", "slug", "cik", "ticker", "state_of_incorporation", "website"}
+_TAKEN = "Another organization has just taken this slug or CIK; choose another."
 
 
 def organization_create(*, data: Mapping[str, Any]) -> Organization:
     """Create an organization; the CIK is zero-padded. Raises ValidationError on bad data."""
-    _refuse_unknown(data)
+    refuse_unknown_fields(data, _EDITABLE_FIELDS)
     organization = Organization(**data)
     if not organization.slug and organization.name:
         organization.slug = slugify(organization.name)[:100]
     with transaction.atomic():
         organization.full_clean()
-        _save(organization)
+        row_save(organization, refusal=_TAKEN)
     return organization
 
 
@@ -31,13 +32,11 @@ def organization_update(
     *, organization: Organization, data: Mapping[str, Any], expected_version: int | None = None
 ) -> Organization:
     """Apply ``data``; refuses a stale ``expected_version`` with ConcurrentUpdateError."""
-    _refuse_unknown(data)
+    refuse_unknown_fields(data, _EDITABLE_FIELDS)
     with transaction.atomic():
-        current = Organization.objects.select_for_update().get(pk=organization.pk)
-        if expected_version is not None and current.version != expected_version:
-            raise ConcurrentUpdateError(
-                label="organization", expected=expected_version, current=current.version
-            )
+        current = row_lock(
+            Organization, organization.pk, expected_version=expected_version, label="organization"
+        )
         before = {name: getattr(current, name) for name in _EDITABLE_FIELDS}
         for name, value in data.items():
             setattr(current, name, value)
@@ -45,7 +44,7 @@ def organization_update(
         if before == {name: getattr(current, name) for name in _EDITABLE_FIELDS}:
             return current
         current.version += 1
-        _save(current)
+        row_save(current, refusal=_TAKEN)
     return current
 
 
@@ -55,31 +54,11 @@ def organization_delete(*, organization: Organization, expected_version: int | N
     Refuses a stale ``expected_version`` with ConcurrentUpdateError.
     """
     with transaction.atomic():
-        current = Organization.objects.select_for_update().get(pk=organization.pk)
-        if expected_version is not None and current.version != expected_version:
-            raise ConcurrentUpdateError(
-                label="organization", expected=expected_version, current=current.version
-            )
+        current = row_lock(
+            Organization, organization.pk, expected_version=expected_version, label="organization"
+        )
         if current.processes.exists():
             raise ValidationError(
                 "This organization still has processes; delete or move them first."
             )
         current.delete()
-
-
-def _refuse_unknown(data: Mapping[str, Any]) -> None:
-    unknown = sorted(set(data) - _EDITABLE_FIELDS)
-    if unknown:
-        raise ValidationError({name: "This field cannot be set." for name in unknown})
-
-
-def _save(organization: Organization) -> None:
-    # full_clean checked uniqueness, but a concurrent save can still take the slug or CIK
-    # first; the database's refusal becomes the same kind of error, not a server error.
-    try:
-        with transaction.atomic():
-            organization.save()
-    except IntegrityError as error:
-        raise ValidationError(
-            "Another organization has just taken this slug or CIK; choose another."
-        ) from error

@@ -3,28 +3,29 @@
 from collections.abc import Mapping
 from typing import Any
 
-from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import transaction
 from django.utils.text import slugify
 
 from tracker.models import EventType, Milestone, Process
 from tracker.snapshots import json_value, process_snapshot, subject_snapshot
 
-from .errors import ConcurrentUpdateError
 from .events import Actor, event_record
 from .milestones import milestone_delete
+from .rows import refuse_unknown_fields, row_lock, row_save
 
 _EDITABLE_FIELDS = ("organization", "kind", "title", "slug", "status", "summary")
+_ALLOWED_FIELDS = (*_EDITABLE_FIELDS, "organization_id")
 
 
 def process_create(*, actor: Actor, data: Mapping[str, Any]) -> Process:
     """Create a process and record ``process.created``. Raises ValidationError on bad data."""
-    _refuse_unknown(data)
+    refuse_unknown_fields(data, _ALLOWED_FIELDS)
     process = Process(**data)
     if not process.slug and process.title:
         process.slug = slugify(process.title)[:100]
     with transaction.atomic():
-        _validate_and_save(process)
+        process.full_clean()
+        row_save(process)
         event_record(
             type=EventType.PROCESS_CREATED,
             actor=actor,
@@ -46,13 +47,9 @@ def process_update(
     Refuses a stale ``expected_version`` with ConcurrentUpdateError; writes no event when
     nothing changed.
     """
-    _refuse_unknown(data)
+    refuse_unknown_fields(data, _ALLOWED_FIELDS)
     with transaction.atomic():
-        current = Process.objects.select_for_update().get(pk=process.pk)
-        if expected_version is not None and current.version != expected_version:
-            raise ConcurrentUpdateError(
-                label="process", expected=expected_version, current=current.version
-            )
+        current = row_lock(Process, process.pk, expected_version=expected_version, label="process")
         before = _facts(current)
         for name, value in data.items():
             setattr(current, name, value)
@@ -63,7 +60,8 @@ def process_update(
         if not changes:
             return current
         current.version += 1
-        _validate_and_save(current)
+        current.full_clean()
+        row_save(current)
         event_record(
             type=EventType.PROCESS_STATUS_CHANGED
             if "status" in changes
@@ -79,11 +77,7 @@ def process_update(
 def process_delete(*, actor: Actor, process: Process, expected_version: int | None = None) -> None:
     """Delete a process with its milestones; each milestone and the process get an event."""
     with transaction.atomic():
-        current = Process.objects.select_for_update().get(pk=process.pk)
-        if expected_version is not None and current.version != expected_version:
-            raise ConcurrentUpdateError(
-                label="process", expected=expected_version, current=current.version
-            )
+        current = row_lock(Process, process.pk, expected_version=expected_version, label="process")
         for milestone in Milestone.objects.filter(process=current).order_by("-position", "-id"):
             milestone_delete(actor=actor, milestone=milestone)
         event_record(
@@ -95,12 +89,6 @@ def process_delete(*, actor: Actor, process: Process, expected_version: int | No
         current.delete()
 
 
-def _refuse_unknown(data: Mapping[str, Any]) -> None:
-    unknown = sorted(set(data) - set(_EDITABLE_FIELDS) - {"organization_id"})
-    if unknown:
-        raise ValidationError({name: "This field cannot be set." for name in unknown})
-
-
 def _facts(process: Process) -> dict[str, Any]:
     facts = {
         name: json_value(getattr(process, name))
@@ -109,15 +97,6 @@ def _facts(process: Process) -> dict[str, Any]:
     }
     facts["organization"] = process.organization_id
     return facts
-
-
-def _validate_and_save(process: Process) -> None:
-    process.full_clean()
-    try:
-        with transaction.atomic():
-            process.save()
-    except IntegrityError as error:
-        raise ValidationError(f"The database refused this process: {error}") from error
 
 
 def _snapshot(process: Process) -> dict:
