@@ -1,16 +1,14 @@
 """The filters of the Atom feed, the same as the events API's: ``organization`` (slug),
 ``process`` (id) and ``type`` (an event type; repeat it for several)."""
 
-import re
 from dataclasses import dataclass
 
+from django.core.validators import slug_re
 from django.http import QueryDict
 
 from tracker.models import EventType, Organization
 
 from .selectors import MAX_ID, organization_get, process_id_known
-
-_SLUG = re.compile(r"[-a-zA-Z0-9_]{1,100}")
 
 
 class FilterError(ValueError):
@@ -43,7 +41,7 @@ def event_filters_parse(query: QueryDict) -> EventFilters:
     """
     organization = None
     if slug := _single(query, "organization"):
-        if not _SLUG.fullmatch(slug):
+        if not slug_re.match(slug):
             raise FilterError(
                 f"'organization' must be an organization's slug (letters, digits, - and _), "
                 f"not {slug!r}."
