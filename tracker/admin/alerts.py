@@ -30,6 +30,21 @@ from tracker.models.alerts import Delivery, DeliveryAttempt, Digest
 
 from .service_admin import ServiceAdminMixin, adopt
 
+# The page's fields in order; the two filters are form fields, the rest the model's own.
+_SUBSCRIPTION_ADMIN_FIELDS = [
+    "owner",
+    "name",
+    "channel",
+    "email",
+    "endpoint",
+    "cadence",
+    "active",
+    "organization_filter",
+    "process_filter",
+    "milestone_kinds",
+    "event_types",
+]
+
 
 class SubscriptionForm(forms.ModelForm):
     """The filters are links that outlive what they name (see SubscriptionProcess), so the
@@ -52,17 +67,7 @@ class SubscriptionForm(forms.ModelForm):
 
     class Meta:
         model = Subscription
-        fields = [
-            "owner",
-            "name",
-            "channel",
-            "email",
-            "endpoint",
-            "cadence",
-            "active",
-            "milestone_kinds",
-            "event_types",
-        ]
+        fields = [name for name in _SUBSCRIPTION_ADMIN_FIELDS if not name.endswith("_filter")]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -78,19 +83,7 @@ class SubscriptionAdmin(ServiceAdminMixin, admin.ModelAdmin):
     list_filter = ["channel", "cadence", "active"]
     search_fields = ["name", "email", "owner__username", "endpoint__url"]
     autocomplete_fields = ["owner"]
-    fields = [
-        "owner",
-        "name",
-        "channel",
-        "email",
-        "endpoint",
-        "cadence",
-        "active",
-        "organization_filter",
-        "process_filter",
-        "milestone_kinds",
-        "event_types",
-    ]
+    fields = _SUBSCRIPTION_ADMIN_FIELDS
 
     def get_readonly_fields(self, request, obj=None):
         return ["owner"] if obj else []
