@@ -8,6 +8,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from kombu import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -119,6 +120,21 @@ CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Alert tasks wait on the network, not the CPU: threads serve them with one process's memory.
 CELERY_WORKER_POOL = env("CELERY_WORKER_POOL", default="threads")
 CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=4)
+# One queue per kind of work, so each can get workers of its own (README, "Running it in
+# production"): the fan-out of committed events, the sends (webhooks, email, digests), the
+# periodic work (sweep, reminders, digest building, pruning) and the EDGAR importer, whose
+# rate-limited fetches must never hold up the sweep. A worker started without -Q takes all.
+CELERY_TASK_QUEUES = [Queue(name) for name in ("dispatch", "send", "periodic", "sources")]
+CELERY_TASK_DEFAULT_QUEUE = "periodic"
+CELERY_TASK_ROUTES = {
+    "tracker.tasks.event_dispatch": {"queue": "dispatch"},
+    "tracker.tasks.deliveries_send": {"queue": "send"},
+    "tracker.tasks.digest_send": {"queue": "send"},
+    "tracker.tasks.edgar_*": {"queue": "sources"},
+}
+# Late-acknowledged tasks: a worker reserves one message at a time, so a message it holds
+# is never stuck behind a long task while another worker is idle.
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 
 # --- REST framework (API: tracker/api) ---------------------------------------------------
 REST_FRAMEWORK = {
@@ -240,13 +256,24 @@ ALERTS_DIGEST_HOUR = env.int("ALERTS_DIGEST_HOUR", default=7)
 ALERTS_DIGEST_WEEKDAY = env.int("ALERTS_DIGEST_WEEKDAY", default=0)
 # Delivery attempts older than this are pruned.
 ALERTS_ATTEMPT_RETENTION_DAYS = env.int("ALERTS_ATTEMPT_RETENTION_DAYS", default=30)
+# A worker that has taken no message and runs no task for this long while work in the
+# database has been due for as long is stuck on its broker connection: it exits (status 70)
+# for its supervisor to restart it (tracker/alerts/watchdog.py). 0 turns the watchdog off.
+ALERTS_WATCHDOG_STALL_SECONDS = env.float("ALERTS_WATCHDOG_STALL_SECONDS", default=60.0)
 
 CELERY_BEAT_SCHEDULE = {
-    "alerts-sweep": {"task": "tracker.tasks.alerts_sweep", "schedule": ALERTS_SWEEP_INTERVAL},
+    # Each sweep expires when the next is due: a worker back after an hour runs one sweep,
+    # not the 720 that beat queued meanwhile.
+    "alerts-sweep": {
+        "task": "tracker.tasks.alerts_sweep",
+        "schedule": ALERTS_SWEEP_INTERVAL,
+        "options": {"expires": ALERTS_SWEEP_INTERVAL},
+    },
     # Hourly: the dedupe keys make repeats harmless and a new milestone is picked up soon.
     "alerts-reminders": {
         "task": "tracker.tasks.reminders_scan",
         "schedule": crontab(minute=5),
+        "options": {"expires": 3600},
     },
     "alerts-daily-digests": {
         "task": "tracker.tasks.digests_build",
