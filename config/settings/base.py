@@ -8,7 +8,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
-from kombu import Queue
+from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
@@ -124,7 +124,12 @@ CELERY_WORKER_CONCURRENCY = env.int("CELERY_WORKER_CONCURRENCY", default=4)
 # production"): the fan-out of committed events, the sends (webhooks, email, digests), the
 # periodic work (sweep, reminders, digest building, pruning) and the EDGAR importer, whose
 # rate-limited fetches must never hold up the sweep. A worker started without -Q takes all.
-CELERY_TASK_QUEUES = [Queue(name) for name in ("dispatch", "send", "periodic", "sources")]
+# Each queue has an exchange and routing key of its own, so a route names one queue alone
+# (left to the defaults, all four would share the default queue's exchange and key).
+CELERY_TASK_QUEUES = [
+    Queue(name, Exchange(name, type="direct"), routing_key=name)
+    for name in ("dispatch", "send", "periodic", "sources")
+]
 CELERY_TASK_DEFAULT_QUEUE = "periodic"
 CELERY_TASK_ROUTES = {
     "tracker.tasks.event_dispatch": {"queue": "dispatch"},
