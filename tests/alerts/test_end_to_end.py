@@ -15,10 +15,10 @@ from django.conf import settings
 from standardwebhooks.webhooks import Webhook
 
 from tests.factories import MilestoneFactory
-from tracker.alerts.services import endpoint_create, subscription_create
 from tracker.alerts.unsubscribe import unsubscribe_token_read
 from tracker.models import Event
 from tracker.models.alerts import Delivery, DeliveryStatus
+from tracker.services.alerts import endpoint_create, subscription_create
 from tracker.services.milestones import milestone_update
 
 from .conftest import ROOT

@@ -14,7 +14,9 @@ from tests.factories import MilestoneFactory, OrganizationFactory, ProcessFactor
 from tracker import tasks
 from tracker.alerts import sending, sweep
 from tracker.alerts.dispatch import event_dispatch
-from tracker.alerts.services import (
+from tracker.models import Event, WebhookEndpoint
+from tracker.models.alerts import Delivery, DeliveryAttempt, DeliveryStatus
+from tracker.services.alerts import (
     delivery_redeliver,
     endpoint_create,
     endpoint_rotate_secret,
@@ -22,8 +24,6 @@ from tracker.alerts.services import (
     subscription_create,
     subscription_unsubscribe,
 )
-from tracker.models import Event, WebhookEndpoint
-from tracker.models.alerts import Delivery, DeliveryAttempt, DeliveryStatus
 from tracker.services.milestones import milestone_update
 from tracker.services.processes import process_update
 

@@ -11,9 +11,9 @@ from tests.factories import MilestoneFactory
 from tracker import tasks
 from tracker.alerts import sending, transports
 from tracker.alerts.dispatch import event_dispatch
-from tracker.alerts.services import endpoint_create, subscription_create
 from tracker.models import Event, Subscription
 from tracker.models.alerts import Delivery, DeliveryStatus
+from tracker.services.alerts import endpoint_create, subscription_create
 from tracker.services.milestones import milestone_update
 
 pytestmark = pytest.mark.django_db

@@ -6,9 +6,9 @@ from django.core import mail
 from tests.factories import MilestoneFactory, OrganizationFactory, ProcessFactory, UserFactory
 from tracker.alerts.dispatch import event_dispatch
 from tracker.alerts.sending import deliveries_send
-from tracker.alerts.services import subscription_create, subscription_update
 from tracker.models import Delivery, Event, Subscription
 from tracker.models.alerts import DeliveryStatus
+from tracker.services.alerts import subscription_create, subscription_update
 from tracker.services.milestones import milestone_update
 from tracker.services.organizations import organization_delete
 from tracker.services.processes import process_delete

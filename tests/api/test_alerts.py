@@ -5,9 +5,9 @@ from django.utils import timezone
 
 from tests.api.conftest import bearer
 from tests.factories import OrganizationFactory, UserFactory
-from tracker.alerts.services import endpoint_create, endpoint_send_test, subscription_create
 from tracker.models import Delivery, DeliveryAttempt, Subscription, WebhookEndpoint
 from tracker.models.alerts import DeliveryStatus
+from tracker.services.alerts import endpoint_create, endpoint_send_test, subscription_create
 
 pytestmark = pytest.mark.django_db
 

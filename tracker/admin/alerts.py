@@ -1,6 +1,6 @@
 """Admin for alerts: subscriptions, webhook endpoints, the delivery log and digests.
 
-Saves go through tracker.alerts.services like the API's; the delivery log is read-only
+Saves go through tracker.services.alerts like the API's; the delivery log is read-only
 apart from its actions (redeliver; send a test event from the endpoints' list).
 """
 
@@ -14,7 +14,9 @@ from django.db.models import Count
 from django.utils.html import format_html
 
 from tracker.alerts.guard import url_problem
-from tracker.alerts.services import (
+from tracker.models import Organization, Process, Subscription, WebhookEndpoint
+from tracker.models.alerts import Delivery, DeliveryAttempt, Digest
+from tracker.services.alerts import (
     delivery_redeliver,
     endpoint_create,
     endpoint_delete,
@@ -25,8 +27,6 @@ from tracker.alerts.services import (
     subscription_delete,
     subscription_update,
 )
-from tracker.models import Organization, Process, Subscription, WebhookEndpoint
-from tracker.models.alerts import Delivery, DeliveryAttempt, Digest
 
 from .service_admin import ServiceAdminMixin, adopt
 

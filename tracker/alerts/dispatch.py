@@ -7,9 +7,8 @@ from django.utils import timezone
 
 from tracker.models import Event
 from tracker.models.alerts import Cadence, Delivery, DeliveryStatus
-
-from .selectors import subscriptions_matching
-from .services import message_id_new
+from tracker.selectors.alerts import subscriptions_matching
+from tracker.services.alerts import message_id_new
 
 # Up to this many immediate deliveries are claimed as they are created and sent by the
 # dispatching task itself; a larger fan-out goes to the sending threads.

@@ -28,9 +28,9 @@ from django.utils import timezone
 
 from tracker.models import Event, WebhookEndpoint
 from tracker.models.alerts import Channel, Delivery, DeliveryAttempt, DeliveryStatus
+from tracker.services.alerts import deliveries_cancel_for_endpoint
 
 from . import http, messages, transports
-from .services import deliveries_cancel_for_endpoint
 
 logger = logging.getLogger(__name__)
 

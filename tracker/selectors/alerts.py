@@ -1,9 +1,11 @@
-"""Reads of one user's alerts: their subscriptions, webhook endpoints and deliveries. Every
-function takes the owner, so nobody can list someone else's rows by accident."""
+"""Reads for alerts: which subscriptions an event reaches, and one user's subscriptions,
+webhook endpoints and deliveries. The per-user lists take the owner, so nobody can list
+someone else's rows by accident."""
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 
-from tracker.models import Delivery, Subscription, WebhookEndpoint
+from tracker.models import Delivery, Event, Subscription, WebhookEndpoint
+from tracker.models.alerts import Channel
 
 
 def subscription_list(*, owner) -> QuerySet[Subscription]:
@@ -26,3 +28,35 @@ def delivery_list(*, owner) -> QuerySet[Delivery]:
         .prefetch_related("attempts")
         .order_by("-id")
     )
+
+
+def subscriptions_matching(*, event: Event) -> list[Subscription]:
+    """Active subscriptions whose filters all accept ``event`` (an empty filter accepts all).
+
+    A milestone-kind filter only accepts milestone events of those kinds, so a subscription
+    to filings hears nothing about processes. Webhook subscriptions of disabled endpoints
+    are left out.
+    """
+    through_org = Subscription.organizations.through.objects.filter(subscription_id=OuterRef("pk"))
+    through_process = Subscription.processes.through.objects.filter(subscription_id=OuterRef("pk"))
+    candidates = (
+        Subscription.objects.filter(active=True)
+        .filter(Q(channel=Channel.EMAIL) | Q(endpoint__enabled=True))
+        .filter(
+            ~Exists(through_org) | Exists(through_org.filter(organization_id=event.organization_id))
+        )
+        .filter(
+            ~Exists(through_process) | Exists(through_process.filter(process_id=event.process_id))
+        )
+        .select_related("endpoint")
+        .order_by("id")
+    )
+    kind = (event.snapshot.get("milestone") or {}).get("kind")
+    # The JSON list filters are checked here rather than in SQL so that SQLite (the demo)
+    # and PostgreSQL behave the same.
+    return [
+        subscription
+        for subscription in candidates
+        if (not subscription.event_types or event.type in subscription.event_types)
+        and (not subscription.milestone_kinds or kind in subscription.milestone_kinds)
+    ]

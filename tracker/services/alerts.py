@@ -16,6 +16,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from tracker.alerts import queue
+from tracker.alerts.guard import url_problem
+from tracker.alerts.signing import secret_generate
 from tracker.models import (
     EventType,
     MilestoneKind,
@@ -31,11 +34,8 @@ from tracker.models.alerts import (
     Delivery,
     DeliveryStatus,
 )
-from tracker.services.rows import refuse_unknown_fields, row_lock
 
-from . import queue
-from .guard import url_problem
-from .signing import secret_generate
+from .rows import refuse_unknown_fields, row_lock
 
 _SUBSCRIPTION_FIELDS = {
     "name",
