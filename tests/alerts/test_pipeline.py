@@ -66,6 +66,29 @@ def test_dispatch_runs_twice_and_acts_once(owner, endpoint, receiver):
     assert event.dispatched_at is not None
 
 
+def test_the_webhook_data_carries_the_feed_sequence(owner, endpoint, receiver, client):
+    _hook(owner, endpoint)
+    event = _change(MilestoneFactory())
+
+    tasks.event_dispatch(event.pk)
+
+    event.refresh_from_db()
+    [request] = receiver.requests
+    data = request.json()["data"]
+    assert data["sequence"] == event.sequence is not None
+    assert client.get(f"/api/v1/events/{event.sequence}/").json() == data
+
+
+def test_the_sweep_stamps_what_no_dispatch_has_stamped_yet():
+    event = _change(MilestoneFactory())
+    assert event.sequence is None  # its doorbell never rang (no commit hook in this test)
+
+    sweep.alerts_sweep()
+
+    event.refresh_from_db()
+    assert event.sequence is not None and event.dispatched_at is None
+
+
 def test_a_subscriber_to_one_process_hears_nothing_about_another(owner, endpoint, receiver):
     followed, other = ProcessFactory(), ProcessFactory()
     _hook(owner, endpoint, processes=[followed])

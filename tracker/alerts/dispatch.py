@@ -9,6 +9,7 @@ from tracker.models import Event
 from tracker.models.alerts import Cadence, Delivery, DeliveryStatus
 from tracker.selectors.alerts import subscriptions_matching
 from tracker.services.alerts import message_id_new
+from tracker.services.events import events_sequence_stamp
 
 # Up to this many immediate deliveries are claimed as they are created and sent by the
 # dispatching task itself; a larger fan-out goes to the sending threads.
@@ -31,12 +32,17 @@ def event_dispatch(*, event_id: int) -> Fanout:
     together, so a crash loses neither: before the commit the event is still undispatched
     for the sweep; after it the deliveries are pending, or claimed and reclaimed by the
     sweep once their claim is stale. A second run finds the event claimed and does nothing.
+
+    The event gets its feed sequence first (in a transaction of its own, so that stamping
+    never waits for a fan-out): webhooks carry it in ``data`` and subscriptions match by it.
     """
+    if Event.objects.filter(pk=event_id, sequence__isnull=True).exists():
+        events_sequence_stamp()
     now = timezone.now()
     with transaction.atomic():
-        claimed = Event.objects.filter(pk=event_id, dispatched_at__isnull=True).update(
-            dispatched_at=now
-        )
+        claimed = Event.objects.filter(
+            pk=event_id, dispatched_at__isnull=True, sequence__isnull=False
+        ).update(dispatched_at=now)
         if claimed != 1:
             return Fanout()
         event = Event.objects.get(pk=event_id)

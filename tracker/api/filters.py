@@ -138,7 +138,7 @@ class MilestoneFilter(_UpdatedSinceFilterSet):
 
 class EventFilter(filters.FilterSet):
     after = IdFilter(
-        field_name="id",
+        field_name="sequence",
         lookup_expr="gt",
         label="Only events after this sequence number (resume from the last one you saw).",
     )
