@@ -258,6 +258,6 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 def _subscription_target(subscription: Subscription) -> str:
     """Where the alerts go, partly masked: the page is open to whoever holds the link."""
     if subscription.channel == Channel.EMAIL:
-        local, _, domain = subscription.email.partition("@")
+        local, _, domain = subscription.owner.email.partition("@")
         return f"email to {local[:1]}{'•' * 3}@{domain}"
     return "webhook"

@@ -148,6 +148,7 @@ class WebhookEndpointViewSet(ServiceViewSet):
     @action(detail=True, methods=["post"], url_path="test")
     def send_test(self, request, pk=None):
         delivery = endpoint_send_test(endpoint=self.get_object())
+        delivery = selectors.delivery_list(owner=request.user).get(pk=delivery.pk)
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(
