@@ -35,7 +35,7 @@ def duplicates_remove(Delivery):
     webhooks = Delivery.objects.filter(event__isnull=False, endpoint__isnull=False)
     emails = Delivery.objects.filter(
         event__isnull=False, channel="email", digest__isnull=True
-    ).exclude(status="held")
+    ).exclude(status__in=["held", "cancelled"])
     for rows, key in ((webhooks, "endpoint_id"), (emails, "owner_id")):
         first = rows.values("event_id", key).annotate(first=Min("id")).values_list("first")
         rows.exclude(pk__in=[pk for (pk,) in first]).delete()
@@ -119,7 +119,7 @@ class Migration(migrations.Migration):
                     ("channel", "email"),
                     ("digest__isnull", True),
                     ("event__isnull", False),
-                    models.Q(("status", "held"), _negated=True),
+                    models.Q(("status__in", ["held", "cancelled"]), _negated=True),
                 ),
                 fields=("event", "owner"),
                 name="delivery_once_per_event_address",

@@ -280,11 +280,11 @@ class Delivery(models.Model):
             ),
             # One immediate email per event and owner (the owner's address, read at send
             # time). Digest deliveries (held, or gathered into a digest) are each digest's
-            # own and are left out.
+            # own, and a cancelled one was never sent: both are left out.
             models.UniqueConstraint(
                 fields=["event", "owner"],
                 condition=Q(event__isnull=False, channel=Channel.EMAIL, digest__isnull=True)
-                & ~Q(status=DeliveryStatus.HELD),
+                & ~Q(status__in=[DeliveryStatus.HELD, DeliveryStatus.CANCELLED]),
                 name="delivery_once_per_event_address",
             ),
             models.CheckConstraint(

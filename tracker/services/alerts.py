@@ -131,13 +131,13 @@ def subscription_update(
                 subscription=current, status=DeliveryStatus.HELD, digest__isnull=True
             )
             # Once per event and address: an event the owner was already emailed about
-            # immediately is not sent again.
+            # immediately (or is being) is not sent again.
             already = Delivery.objects.filter(
                 event=OuterRef("event"),
                 owner=OuterRef("owner"),
                 channel=Channel.EMAIL,
                 digest__isnull=True,
-            ).exclude(status=DeliveryStatus.HELD)
+            ).exclude(status__in=[DeliveryStatus.HELD, DeliveryStatus.CANCELLED])
             held.filter(Exists(already)).update(
                 status=DeliveryStatus.CANCELLED,
                 completed_at=timezone.now(),
@@ -351,6 +351,8 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
             raise ValidationError("Its subscription is turned off.")
         if not current.owner.is_active:
             raise ValidationError("Its owner is deactivated.")
+        if current.status == DeliveryStatus.CANCELLED and _sent_otherwise(current):
+            raise ValidationError("This change went to the same address by another delivery.")
         current.status = DeliveryStatus.PENDING
         current.attempt_count = 0
         current.next_attempt_at = timezone.now()
@@ -403,6 +405,25 @@ def deliveries_cancel_for_owner(*, owner) -> int:
 
 
 # --- Helpers ---------------------------------------------------------------------------
+
+
+def _sent_otherwise(delivery: Delivery) -> bool:
+    # A cancelled immediate email may have been replaced by one released from a digest
+    # (subscription_update): once per event and address.
+    return (
+        delivery.channel == Channel.EMAIL
+        and delivery.event_id is not None
+        and delivery.digest_id is None
+        and Delivery.objects.filter(
+            event_id=delivery.event_id,
+            owner_id=delivery.owner_id,
+            channel=Channel.EMAIL,
+            digest__isnull=True,
+        )
+        .exclude(pk=delivery.pk)
+        .exclude(status__in=[DeliveryStatus.HELD, DeliveryStatus.CANCELLED])
+        .exists()
+    )
 
 
 def _validate_endpoint(endpoint: WebhookEndpoint) -> None:
