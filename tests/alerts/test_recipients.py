@@ -2,6 +2,8 @@
 only subscriptions that existed before the event, and nobody who has left. Real
 PostgreSQL, the local receiver, Django's test outbox."""
 
+import datetime
+
 import pytest
 from django.core import mail
 from django.db import IntegrityError, transaction
@@ -10,9 +12,11 @@ from django.utils import timezone
 
 from tests.factories import MilestoneFactory, ProcessFactory, UserFactory
 from tracker import tasks
+from tracker.alerts import dispatch
+from tracker.alerts.digests import digest_send, digests_build
 from tracker.alerts.dispatch import event_dispatch
 from tracker.models import Event
-from tracker.models.alerts import Delivery, DeliveryStatus
+from tracker.models.alerts import Delivery, DeliveryStatus, Digest, DigestStatus
 from tracker.services.alerts import (
     delivery_redeliver,
     endpoint_create,
@@ -94,6 +98,18 @@ def test_the_database_refuses_a_second_delivery_to_one_endpoint_or_address(owner
         by_email.pk,
     }
 
+    # A second dispatcher's insert (dispatch uses INSERT ... ON CONFLICT DO NOTHING) adds
+    # nothing, and a plain one is refused.
+    now = timezone.now()
+    dispatch._deliveries_insert(
+        [
+            (event.pk, second.pk, owner.pk, "webhook", endpoint.pk, event.type, "pending",
+             "msg_racing", 0, now, None, now, ""),
+            (event.pk, also_by_email.pk, owner.pk, "email", None, event.type, "pending",
+             "msg_racing_mail", 0, now, None, now, ""),
+        ]
+    )  # fmt: skip
+    assert Delivery.objects.filter(event=event).count() == 2
     for subscription, target in ((second, {"endpoint": endpoint}), (also_by_email, {})):
         with pytest.raises(IntegrityError), transaction.atomic():
             Delivery.objects.create(
@@ -235,6 +251,26 @@ def test_the_sender_refuses_a_delivery_whose_owner_was_deactivated_meanwhile(
     assert (report.cancelled, delivery.status) == (1, DeliveryStatus.CANCELLED)
     assert delivery.cancelled_reason == "Its owner's account was deactivated."
     assert not receiver.requests
+
+
+def test_a_deactivated_owner_gets_no_digest(owner, time_machine):
+    subscription_create(owner=owner, data={"channel": "email", "cadence": "daily"})
+    tasks.event_dispatch(_change().pk)
+    time_machine.move_to(timezone.now() + datetime.timedelta(days=1))
+    users = type(owner).objects.filter(pk=owner.pk)
+
+    users.update(is_active=False)
+    assert digests_build(cadence="daily") == []
+
+    # Built while the owner was active, sent after they left: cancelled, not sent.
+    users.update(is_active=True)
+    [digest_id] = digests_build(cadence="daily")
+    users.update(is_active=False)
+    assert not digest_send(digest_id=digest_id)
+
+    assert Digest.objects.get(pk=digest_id).status == DigestStatus.FAILED
+    assert Delivery.objects.get().status == DeliveryStatus.CANCELLED
+    assert not mail.outbox
 
 
 def test_email_goes_to_the_owners_current_address(owner):
