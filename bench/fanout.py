@@ -29,9 +29,9 @@ def main() -> None:
     from django.db.models import Max
 
     from tests.factories import MilestoneFactory
-    from tracker.alerts.services import endpoint_create, subscription_create
     from tracker.models import Event
     from tracker.models.alerts import Delivery, DeliveryStatus
+    from tracker.services.alerts import endpoint_create, subscription_create
     from tracker.services.milestones import milestone_update
 
     receiver = ReceiverProcess()

@@ -28,9 +28,9 @@ def main() -> None:
     from django.db import transaction
 
     from tests.factories import MilestoneFactory
-    from tracker.alerts.services import endpoint_create, subscription_create
     from tracker.models import Event
     from tracker.models.alerts import Delivery
+    from tracker.services.alerts import endpoint_create, subscription_create
     from tracker.services.milestones import milestone_update
 
     receiver = ReceiverProcess()

@@ -87,7 +87,7 @@ def event_payload(event: Event) -> dict:
     return {
         "version": event.payload_version,
         "id": str(event.uuid),
-        "sequence": event.pk,
+        "sequence": event.sequence,
         "type": event.type,
         "occurred_at": event.occurred_at.isoformat(),
         "actor": {

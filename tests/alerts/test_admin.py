@@ -6,9 +6,9 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from tests.factories import ProcessFactory
-from tracker.alerts.services import endpoint_create, endpoint_send_test, subscription_create
 from tracker.models import Subscription, WebhookEndpoint
 from tracker.models.alerts import Delivery, DeliveryStatus
+from tracker.services.alerts import endpoint_create, endpoint_send_test, subscription_create
 
 pytestmark = pytest.mark.django_db
 

@@ -13,7 +13,6 @@ from tracker import tasks
 from tracker.alerts.digests import digest_period, digests_build
 from tracker.alerts.messages import event_item
 from tracker.alerts.reminders import reminder_record
-from tracker.alerts.services import subscription_create, subscription_update
 from tracker.models import Event, EventType
 from tracker.models.alerts import (
     Delivery,
@@ -22,6 +21,7 @@ from tracker.models.alerts import (
     Digest,
     DigestStatus,
 )
+from tracker.services.alerts import subscription_create, subscription_update
 from tracker.services.milestones import milestone_update
 
 pytestmark = pytest.mark.django_db

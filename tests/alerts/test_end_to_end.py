@@ -15,10 +15,10 @@ from django.conf import settings
 from standardwebhooks.webhooks import Webhook
 
 from tests.factories import MilestoneFactory
-from tracker.alerts.services import endpoint_create, subscription_create
 from tracker.alerts.unsubscribe import unsubscribe_token_read
 from tracker.models import Event
 from tracker.models.alerts import Delivery, DeliveryStatus
+from tracker.services.alerts import endpoint_create, subscription_create
 from tracker.services.milestones import milestone_update
 
 from .conftest import ROOT
@@ -181,3 +181,25 @@ def test_a_failing_receiver_is_retried_on_schedule_with_every_attempt_logged(
     assert "within 2 s" in timed_out.error
     assert timed_out.duration_ms >= 1900
     assert ok.succeeded
+
+
+def test_a_subscription_created_after_a_backlog_hears_only_what_follows(worker, receiver, owner):
+    # The run: the demo's changes committed while no worker ran, then a webhook
+    # subscription a moment later; the sweep dispatches the backlog late.
+    milestones = [MilestoneFactory() for _ in range(3)]
+    for milestone in milestones:
+        milestone_update(actor="importer:demo", milestone=milestone, data={"notes": "demo"})
+    _webhook_subscriber(owner, receiver)
+    worker.start()  # purges the queue: the backlog's doorbells are lost, as in a broker restart
+
+    _wait_until(
+        lambda: not Event.objects.filter(dispatched_at__isnull=True).exists(),
+        what="the sweep to dispatch the backlog",
+    )
+    milestone_update(actor=owner, milestone=milestones[0], data={"notes": "after"})
+    after = Event.objects.latest("id")
+
+    [request] = receiver.wait_for(1)
+    assert request.json()["id"] == str(after.uuid)
+    time.sleep(1)  # two more sweeps: nothing else arrives
+    assert len(receiver.requests) == 1

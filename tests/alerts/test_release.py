@@ -6,9 +6,9 @@ from django.core import mail
 from tests.factories import MilestoneFactory, OrganizationFactory, ProcessFactory, UserFactory
 from tracker.alerts.dispatch import event_dispatch
 from tracker.alerts.sending import deliveries_send
-from tracker.alerts.services import subscription_create, subscription_update
 from tracker.models import Delivery, Event, Subscription
 from tracker.models.alerts import DeliveryStatus
+from tracker.services.alerts import subscription_create, subscription_update
 from tracker.services.milestones import milestone_update
 from tracker.services.organizations import organization_delete
 from tracker.services.processes import process_delete
@@ -42,7 +42,7 @@ def test_followers_of_a_deleted_process_hear_of_the_deletion_and_nothing_after()
     deletion_types = sorted(Event.objects.filter(pk__gt=start).values_list("type", flat=True))
     delivered = Delivery.objects.filter(subscription=follower, status=DeliveryStatus.SUCCEEDED)
     assert sorted(delivered.values_list("event__type", flat=True)) == deletion_types
-    assert len([m for m in mail.outbox if follower.email in m.to]) == len(deletion_types)
+    assert len([m for m in mail.outbox if follower.owner.email in m.to]) == len(deletion_types)
 
     start = Event.objects.latest("id").pk
     milestone_update(actor="t", milestone=other, data={"title": "Elsewhere"})

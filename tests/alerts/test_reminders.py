@@ -7,9 +7,9 @@ import pytest
 from tests.factories import FilingFactory, MilestoneFactory
 from tracker import tasks
 from tracker.alerts.reminders import reminders_scan
-from tracker.alerts.services import endpoint_create, subscription_create
 from tracker.models import Event
 from tracker.models.alerts import Delivery
+from tracker.services.alerts import endpoint_create, subscription_create
 from tracker.services.milestones import milestone_update
 
 pytestmark = pytest.mark.django_db

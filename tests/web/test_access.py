@@ -1,8 +1,8 @@
 import pytest
 from django.urls import reverse
 
-from tracker.alerts.services import subscription_create
 from tracker.alerts.unsubscribe import unsubscribe_path
+from tracker.services.alerts import subscription_create
 
 
 def _urls(record) -> list[str]:

@@ -4,9 +4,11 @@ import pytest
 from django.urls import reverse
 
 from tracker.models import Event, EventType
+from tracker.services.events import events_sequence_stamp
 from tracker.services.processes import process_delete
 
 ATOM = "{http://www.w3.org/2005/Atom}"
+SEQUENCE = "{urn:milestone-tracker:feed}sequence"
 
 
 def _feed(client, query: str = ""):
@@ -41,6 +43,21 @@ def test_feed_lists_every_event_newest_first_with_the_event_uuid_as_id(client, r
     assert feed.findtext(f"{ATOM}updated").startswith("2026-03-02T12:00:00")
     # Fetching again gives the same ids: readers do not see duplicates.
     assert [e["id"] for e in _entries(_feed(client))] == [e["id"] for e in entries]
+
+
+def test_entries_carry_the_feed_sequence_and_unstamped_events_wait(client, record):
+    # An event committed but not yet stamped (its dispatch has not run) is not served: the
+    # feed must never show it below a sequence a reader has already seen.
+    process_delete(actor="test", process=record.finished)
+    sequences = [int(e.findtext(SEQUENCE)) for e in _feed(client).findall(f"{ATOM}entry")]
+    stamped = list(Event.objects.filter(sequence__isnull=False).order_by("-sequence"))
+    assert sequences == [event.sequence for event in stamped]
+    assert Event.objects.filter(sequence__isnull=True).count() == 1
+
+    events_sequence_stamp()
+    newest = _feed(client).find(f"{ATOM}entry")
+    assert int(newest.findtext(SEQUENCE)) == sequences[0] + 1
+    assert newest.findtext(f"{ATOM}title") == "Process deleted: Old restructuring"
 
 
 def test_feed_entry_links_to_the_milestone_on_its_process_page(client, record):
@@ -122,6 +139,7 @@ def test_bad_filter_is_a_400_with_the_reason(client, record, query, reason):
 def test_feed_of_a_deleted_process_keeps_its_history(client, record, editor):
     process_id = record.other_review.pk
     process_delete(actor=editor, process=record.other_review)
+    events_sequence_stamp()
 
     entries = _entries(_feed(client, f"?process={process_id}"))
 
@@ -138,6 +156,7 @@ def test_feed_is_limited_to_the_latest_fifty_events(client, record, editor):
 
     for day in range(1, 60):
         milestone_update(actor=editor, milestone=record.undated, data={"notes": f"Revision {day}"})
+    events_sequence_stamp()
 
     entries = _entries(_feed(client))
 

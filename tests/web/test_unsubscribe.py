@@ -3,9 +3,9 @@ from django.core import signing
 from django.test import Client
 
 from tests.factories import UserFactory
-from tracker.alerts.services import subscription_create, subscription_delete
 from tracker.alerts.unsubscribe import unsubscribe_path, unsubscribe_token_make
 from tracker.models import Subscription
+from tracker.services.alerts import subscription_create, subscription_delete
 
 
 @pytest.fixture

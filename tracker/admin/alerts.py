@@ -1,6 +1,6 @@
 """Admin for alerts: subscriptions, webhook endpoints, the delivery log and digests.
 
-Saves go through tracker.alerts.services like the API's; the delivery log is read-only
+Saves go through tracker.services.alerts like the API's; the delivery log is read-only
 apart from its actions (redeliver; send a test event from the endpoints' list).
 """
 
@@ -14,7 +14,9 @@ from django.db.models import Count
 from django.utils.html import format_html
 
 from tracker.alerts.guard import url_problem
-from tracker.alerts.services import (
+from tracker.models import Organization, Process, Subscription, WebhookEndpoint
+from tracker.models.alerts import Delivery, DeliveryAttempt, Digest
+from tracker.services.alerts import (
     delivery_redeliver,
     endpoint_create,
     endpoint_delete,
@@ -25,8 +27,6 @@ from tracker.alerts.services import (
     subscription_delete,
     subscription_update,
 )
-from tracker.models import Organization, Process, Subscription, WebhookEndpoint
-from tracker.models.alerts import Delivery, DeliveryAttempt, Digest
 
 from .service_admin import ServiceAdminMixin, adopt
 
@@ -35,7 +35,6 @@ _SUBSCRIPTION_ADMIN_FIELDS = [
     "owner",
     "name",
     "channel",
-    "email",
     "endpoint",
     "cadence",
     "active",
@@ -81,17 +80,25 @@ class SubscriptionAdmin(ServiceAdminMixin, admin.ModelAdmin):
     form = SubscriptionForm
     list_display = ["__str__", "owner", "channel", "cadence", "active", "created_at"]
     list_filter = ["channel", "cadence", "active"]
-    search_fields = ["name", "email", "owner__username", "endpoint__url"]
+    search_fields = ["name", "owner__email", "owner__username", "endpoint__url"]
     autocomplete_fields = ["owner"]
-    fields = _SUBSCRIPTION_ADMIN_FIELDS
+
+    def get_fields(self, request, obj=None):
+        # Where email goes is only known once there is an owner.
+        return [*_SUBSCRIPTION_ADMIN_FIELDS, "email_to"] if obj else _SUBSCRIPTION_ADMIN_FIELDS
 
     def get_readonly_fields(self, request, obj=None):
-        return ["owner"] if obj else []
+        return ["owner", "email_to"] if obj else []
+
+    @admin.display(description="Email goes to")
+    def email_to(self, subscription):
+        # Read when each email is sent, so a change of the owner's address is followed.
+        return subscription.owner.email or "(the owner has no email address)"
 
     def save_model(self, request, obj, form, change):
         data = {
             name: form.cleaned_data[name]
-            for name in self.fields
+            for name in _SUBSCRIPTION_ADMIN_FIELDS
             if name in form.cleaned_data
             and name not in ("owner", "organization_filter", "process_filter")
         }
@@ -241,18 +248,20 @@ class DeliveryAdmin(admin.ModelAdmin):
         "created_at",
     ]
     list_filter = ["status", "channel", "event_type", "endpoint"]
-    search_fields = ["message_id", "endpoint__url", "subscription__email"]
-    list_select_related = ["endpoint", "subscription"]
+    search_fields = ["message_id", "endpoint__url", "owner__email", "owner__username"]
+    list_select_related = ["endpoint", "owner"]
     inlines = [DeliveryAttemptInline]
     actions = ["redeliver"]
     readonly_fields = [
         "message_id",
         "event",
         "subscription",
+        "owner",
         "channel",
         "endpoint",
         "event_type",
         "status",
+        "cancelled_reason",
         "attempt_count",
         "next_attempt_at",
         "claimed_at",
@@ -266,7 +275,7 @@ class DeliveryAdmin(admin.ModelAdmin):
     def target(self, delivery):
         if delivery.endpoint_id:
             return delivery.endpoint.url
-        return delivery.subscription.email if delivery.subscription_id else ""
+        return delivery.owner.email
 
     def has_add_permission(self, request):
         return False

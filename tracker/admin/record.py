@@ -375,6 +375,7 @@ class EventAdmin(admin.ModelAdmin):
 
     list_display = [
         "id",
+        "sequence",
         "occurred_at",
         "type",
         "actor_name",

@@ -58,7 +58,9 @@ def digests_build(*, cadence: str, now: datetime.datetime | None = None) -> list
         digest__isnull=True,
         created_at__lt=end,
     )
-    subscriptions = Subscription.objects.filter(cadence=cadence, active=True).filter(Exists(held))
+    subscriptions = Subscription.objects.filter(
+        cadence=cadence, active=True, owner__is_active=True
+    ).filter(Exists(held))
     created_ids = []
     for subscription in subscriptions:
         with transaction.atomic():
@@ -101,7 +103,7 @@ def digest_send(*, digest_id: int) -> bool:
     # Every result is written only while this claim still holds the digest: a worker that
     # took longer than claim_timeout() may have lost it to the sweep and a newer claim.
     mine = Digest.objects.filter(pk=digest_id, status=DigestStatus.SENDING, claimed_at=now)
-    if not deliveries or not digest.subscription.active:
+    if not deliveries or not digest.subscription.active or not digest.subscription.owner.is_active:
         with transaction.atomic():
             if mine.update(
                 status=DigestStatus.FAILED,

@@ -5,11 +5,11 @@ from dataclasses import dataclass, field
 from django.db import connection, transaction
 from django.utils import timezone
 
-from tracker.models import Event
-from tracker.models.alerts import Cadence, Delivery, DeliveryStatus
-
-from .selectors import subscriptions_matching
-from .services import message_id_new
+from tracker.models import Event, Subscription
+from tracker.models.alerts import Cadence, Channel, Delivery, DeliveryStatus
+from tracker.selectors.alerts import subscriptions_matching
+from tracker.services.alerts import message_id_new
+from tracker.services.events import events_sequence_stamp
 
 # Up to this many immediate deliveries are claimed as they are created and sent by the
 # dispatching task itself; a larger fan-out goes to the sending threads.
@@ -25,23 +25,28 @@ class Fanout:
 
 
 def event_dispatch(*, event_id: int) -> Fanout:
-    """Claim the event and create one delivery per matching subscription (held for digest
-    subscriptions); return what to send now.
+    """Claim the event and create its deliveries (see ``recipients``); return what to send
+    now.
 
     The claim (``dispatched_at`` set by a conditional UPDATE) and the deliveries commit
     together, so a crash loses neither: before the commit the event is still undispatched
     for the sweep; after it the deliveries are pending, or claimed and reclaimed by the
     sweep once their claim is stale. A second run finds the event claimed and does nothing.
+
+    The event gets its feed sequence first (in a transaction of its own, so that stamping
+    never waits for a fan-out): webhooks carry it in ``data`` and subscriptions match by it.
     """
+    if Event.objects.filter(pk=event_id, sequence__isnull=True).exists():
+        events_sequence_stamp()
     now = timezone.now()
     with transaction.atomic():
-        claimed = Event.objects.filter(pk=event_id, dispatched_at__isnull=True).update(
-            dispatched_at=now
-        )
+        claimed = Event.objects.filter(
+            pk=event_id, dispatched_at__isnull=True, sequence__isnull=False
+        ).update(dispatched_at=now)
         if claimed != 1:
             return Fanout()
         event = Event.objects.get(pk=event_id)
-        subscriptions = {s.pk: s for s in subscriptions_matching(event=event)}
+        subscriptions = {s.pk: s for s in recipients(subscriptions_matching(event=event))}
         immediate = [s for s in subscriptions.values() if s.cadence == Cadence.IMMEDIATE]
         claim_now = len(immediate) <= CLAIM_AT_DISPATCH
         if claim_now:
@@ -53,6 +58,7 @@ def event_dispatch(*, event_id: int) -> Fanout:
             (
                 event.pk,
                 subscription.pk,
+                subscription.owner_id,
                 subscription.channel,
                 subscription.endpoint_id,
                 event.type,
@@ -68,6 +74,7 @@ def event_dispatch(*, event_id: int) -> Fanout:
                 if subscription.cadence == Cadence.IMMEDIATE
                 else None,
                 at,
+                "",
             )
             for subscription in subscriptions.values()
         ]
@@ -84,6 +91,7 @@ def event_dispatch(*, event_id: int) -> Fanout:
                 pk=row.pk,
                 event=event,
                 subscription=subscription,
+                owner=subscription.owner,
                 channel=subscription.channel,
                 endpoint=subscription.endpoint,
                 event_type=event.type,
@@ -97,9 +105,36 @@ def event_dispatch(*, event_id: int) -> Fanout:
         return Fanout(claimed=deliveries)
 
 
+def recipients(subscriptions: list[Subscription]) -> list[Subscription]:
+    """The subscriptions that get a delivery of one event: one per webhook endpoint and one
+    per owner's address for immediate email (the first subscription by id speaks for the
+    others), and every digest subscription.
+
+    Receivers dedupe on ``webhook-id``, which is per delivery, so two subscriptions sending
+    the same event to one endpoint would look like two changes. A digest is a different
+    message (a summary of its own subscription's period), so an owner with an immediate
+    and a digest subscription gets both, and each digest subscription lists the event in
+    its own digest. The database enforces the same (``delivery_once_per_event_endpoint``,
+    ``delivery_once_per_event_address``) against a concurrent or repeated dispatch.
+    """
+    chosen, seen = [], set()
+    for subscription in sorted(subscriptions, key=lambda s: s.pk):
+        if subscription.channel == Channel.WEBHOOK:
+            key = ("endpoint", subscription.endpoint_id)
+        elif subscription.cadence == Cadence.IMMEDIATE:
+            key = ("address", subscription.owner_id)
+        else:
+            key = ("digest", subscription.pk)
+        if key not in seen:
+            seen.add(key)
+            chosen.append(subscription)
+    return chosen
+
+
 _COLUMNS = (
     "event_id",
     "subscription_id",
+    "owner_id",
     "channel",
     "endpoint_id",
     "event_type",
@@ -109,14 +144,15 @@ _COLUMNS = (
     "next_attempt_at",
     "claimed_at",
     "created_at",
+    "cancelled_reason",
 )
 
 
 def _deliveries_insert(rows: list[tuple]) -> None:
     # A fan-out to thousands of subscribers spends most of its dispatch time building model
     # instances for bulk_create; one executemany of plain tuples does the same insert.
-    # ON CONFLICT DO NOTHING keeps "one per event and subscription" the database's job
-    # (PostgreSQL, and SQLite from 3.24 for the demo).
+    # ON CONFLICT DO NOTHING keeps "one per event and endpoint, address or subscription"
+    # the database's job (PostgreSQL, and SQLite from 3.24 for the demo).
     sql = (
         f"INSERT INTO {Delivery._meta.db_table} ({', '.join(_COLUMNS)}) "
         f"VALUES ({', '.join(['%s'] * len(_COLUMNS))}) ON CONFLICT DO NOTHING"

@@ -74,6 +74,14 @@ def address_problem(address: IPAddress) -> str:
     return ""
 
 
+def target_refusal(host: str) -> str:
+    """What the endpoint's owner is told when ``host`` resolves to (or connects to) an
+    address the guard refuses. The address itself and why it is refused go to the log only:
+    telling a user what an internal name resolves to would map the private network for them.
+    """
+    return f"Refused: the target {host} is not allowed (webhooks may only reach public addresses)."
+
+
 def url_problem(url: str) -> str:
     """Why a webhook URL is refused before any DNS lookup, or "" when it may be tried.
 

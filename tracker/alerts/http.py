@@ -14,6 +14,7 @@ large fan-out, which is what the lighter client is for.)
 import http.client
 import io
 import ipaddress
+import logging
 import select
 import socket
 import ssl
@@ -25,7 +26,9 @@ from urllib.parse import quote, urlsplit
 
 from django.conf import settings
 
-from .guard import RefusedTarget, address_problem, url_problem
+from .guard import RefusedTarget, address_problem, target_refusal, url_problem
+
+logger = logging.getLogger(__name__)
 
 # What is kept of a response for the delivery log.
 RESPONSE_KEEP_BYTES = 4096
@@ -100,7 +103,8 @@ def _guarded_socket(host: str, port: int, timeout: float, deadline: float) -> so
     for *_, sockaddr in answers:
         problem = address_problem(ipaddress.ip_address(sockaddr[0].split("%")[0]))
         if problem:
-            raise RefusedTarget(f"Refused: {host} resolves to {problem}.")
+            logger.warning("Refused webhook target %s: it resolves to %s", host, problem)
+            raise RefusedTarget(target_refusal(host))
     last_error: OSError | None = None
     for family, socktype, proto, _, sockaddr in answers:
         sock = socket.socket(family, socktype, proto)
@@ -119,7 +123,8 @@ def _guarded_socket(host: str, port: int, timeout: float, deadline: float) -> so
         problem = address_problem(peer)
         if problem:  # cannot happen unless the resolver lied between the two steps
             sock.close()
-            raise RefusedTarget(f"Refused: connected to {problem}.")
+            logger.warning("Refused webhook target %s: it connected to %s", host, problem)
+            raise RefusedTarget(target_refusal(host))
         return sock
     raise _ConnectFailed(f"Could not connect to {host}: {last_error}")
 

@@ -106,7 +106,8 @@ def _subject_of(item: dict) -> str:
 
 
 def email_for_delivery(delivery: Delivery) -> EmailMultiAlternatives:
-    """The immediate email for one delivery (text and HTML, with unsubscribe headers)."""
+    """The immediate email for one delivery (text and HTML, with unsubscribe headers), to
+    its owner's address as it is now."""
     subscription = delivery.subscription
     unsubscribe_url = _absolute_unsubscribe_url(subscription)
     item = event_item(delivery.event)
@@ -118,7 +119,7 @@ def email_for_delivery(delivery: Delivery) -> EmailMultiAlternatives:
     }
     return _email(
         subject=f"[Tracker] {_subject_of(item)}",
-        to=subscription.email,
+        to=delivery.owner.email,
         template="emails/event",
         context=context,
         headers=_list_headers(unsubscribe_url),
@@ -126,7 +127,8 @@ def email_for_delivery(delivery: Delivery) -> EmailMultiAlternatives:
 
 
 def email_for_digest(digest: Digest, deliveries: list[Delivery]) -> EmailMultiAlternatives:
-    """A digest: the period's events grouped by process, then by milestone."""
+    """A digest: the period's events grouped by process, then by milestone; to the owner's
+    address as it is now."""
     subscription = digest.subscription
     unsubscribe_url = _absolute_unsubscribe_url(subscription)
     items = [event_item(d.event) for d in deliveries]
@@ -159,7 +161,7 @@ def email_for_digest(digest: Digest, deliveries: list[Delivery]) -> EmailMultiAl
     label = "Daily" if digest.cadence == "daily" else "Weekly"
     return _email(
         subject=f"[Tracker] {label} digest: {len(items)} change{'s' if len(items) != 1 else ''}",
-        to=subscription.email,
+        to=subscription.owner.email,
         template="emails/digest",
         context=context,
         headers=_list_headers(unsubscribe_url),

@@ -28,9 +28,9 @@ from django.utils import timezone
 
 from tracker.models import Event, WebhookEndpoint
 from tracker.models.alerts import Channel, Delivery, DeliveryAttempt, DeliveryStatus
+from tracker.services.alerts import deliveries_cancel_for_endpoint
 
 from . import http, messages, transports
-from .services import deliveries_cancel_for_endpoint
 
 logger = logging.getLogger(__name__)
 
@@ -208,20 +208,28 @@ def _claim_ids(ids: list[int], now: datetime.datetime) -> list[int]:
 
 def _claim(ids: list[int], report: SendReport, events: dict) -> list[tuple[Delivery, Callable]]:
     """Claim the due ones among ``ids`` and prepare their messages. Deliveries whose
-    subscription was turned off or whose endpoint was disabled are cancelled instead."""
+    subscription was turned off, whose endpoint was disabled or whose owner was deactivated
+    are cancelled instead."""
     now = timezone.now()
     claimed_ids = _claim_ids(ids, now)
     if not claimed_ids:
         return []
     rows = list(
-        Delivery.objects.filter(pk__in=claimed_ids).select_related("endpoint", "subscription")
-    )
-    cancelled = [d.pk for d in rows if not _still_wanted(d)]
-    if cancelled:
-        Delivery.objects.filter(pk__in=cancelled).update(
-            status=DeliveryStatus.CANCELLED, completed_at=now, next_attempt_at=None, claimed_at=None
+        Delivery.objects.filter(pk__in=claimed_ids).select_related(
+            "endpoint", "subscription", "owner"
         )
-        report.cancelled += len(cancelled)
+    )
+    reasons = {d.pk: reason for d in rows if (reason := _unwanted_because(d))}
+    cancelled = list(reasons)
+    for reason in set(reasons.values()):
+        Delivery.objects.filter(pk__in=[pk for pk, r in reasons.items() if r == reason]).update(
+            status=DeliveryStatus.CANCELLED,
+            completed_at=now,
+            next_attempt_at=None,
+            claimed_at=None,
+            cancelled_reason=reason,
+        )
+    report.cancelled += len(cancelled)
     # A fan-out is many deliveries of one event: load it (and build its body) once.
     missing = {d.event_id for d in rows if d.event_id and d.event_id not in events}
     if missing:
@@ -245,10 +253,15 @@ def _job(delivery: Delivery, now: datetime.datetime) -> Callable[[], transports.
         return lambda: error
 
 
-def _still_wanted(delivery: Delivery) -> bool:
+def _unwanted_because(delivery: Delivery) -> str:
+    """Why a claimed delivery must not be sent after all, or "" when it may."""
+    if not delivery.owner.is_active:
+        return "Its owner's account was deactivated."
     if delivery.subscription is not None and not delivery.subscription.active:
-        return False
-    return delivery.endpoint is None or delivery.endpoint.enabled
+        return "Its subscription was turned off."
+    if delivery.endpoint is not None and not delivery.endpoint.enabled:
+        return "Its webhook endpoint was disabled."
+    return ""
 
 
 def _prepare(delivery: Delivery, now: datetime.datetime) -> Callable[[], transports.Outcome]:

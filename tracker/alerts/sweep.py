@@ -13,6 +13,7 @@ from django.utils import timezone
 
 from tracker.models import Event
 from tracker.models.alerts import Delivery, DeliveryAttempt, DeliveryStatus, Digest, DigestStatus
+from tracker.services.events import events_sequence_stamp
 
 from . import queue
 from .sending import claim_timeout
@@ -62,6 +63,8 @@ def alerts_sweep() -> SweepReport:
     ``requeue_grace()``. Running it twice queues the same ids at most twice, which the
     claims turn into one send.
     """
+    # Events whose dispatch has not run yet still get their place in the feed.
+    events_sequence_stamp()
     now = timezone.now()
     report = SweepReport()
     # A claim older than a live worker could hold it belongs to a dead worker.

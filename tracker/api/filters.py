@@ -138,7 +138,7 @@ class MilestoneFilter(_UpdatedSinceFilterSet):
 
 class EventFilter(filters.FilterSet):
     after = IdFilter(
-        field_name="id",
+        field_name="sequence",
         lookup_expr="gt",
         label="Only events after this sequence number (resume from the last one you saw).",
     )
@@ -184,7 +184,7 @@ class DeliveryFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=DeliveryStatus.choices)
     endpoint = IdFilter(field_name="endpoint_id", label="The webhook endpoint's id.")
     subscription = IdFilter(field_name="subscription_id", label="The subscription's id.")
-    event = IdFilter(field_name="event_id", label="The event's sequence number.")
+    event = IdFilter(field_name="event__sequence", label="The event's sequence in the feed.")
 
     class Meta:
         model = Delivery

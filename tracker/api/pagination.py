@@ -27,10 +27,10 @@ class PagePagination(PageNumberPagination):
 
 
 class EventCursorPagination(CursorPagination):
-    """Oldest first, by event id; follow ``next`` until it is null, then poll the last
-    ``next`` link (or ``?after=<last sequence>``) for what happened since."""
+    """Oldest first, by the commit-ordered sequence; follow ``next`` until it is null, then
+    poll the last ``next`` link (or ``?after=<last sequence>``) for what happened since."""
 
-    ordering = "id"
+    ordering = "sequence"
     page_size_query_param = "page_size"
 
     def get_page_size(self, request):

@@ -64,8 +64,9 @@ class Subscription(models.Model):
     # Lists of MilestoneKind and EventType values (JSON so the SQLite demo works too).
     milestone_kinds = models.JSONField(default=list, blank=True)
     event_types = models.JSONField(default=list, blank=True)
+    # Email goes to the owner's account address as it is when each email is sent, so it
+    # follows the owner's changes of address; there is no address of its own to go stale.
     channel = models.CharField(max_length=16, choices=Channel.choices)
-    email = models.EmailField(blank=True)
     endpoint = models.ForeignKey(
         WebhookEndpoint,
         null=True,
@@ -75,6 +76,9 @@ class Subscription(models.Model):
     )
     cadence = models.CharField(max_length=16, choices=Cadence.choices, default=Cadence.IMMEDIATE)
     active = models.BooleanField(default=True)
+    # The feed's sequence when the subscription was created (or turned back on): it hears
+    # only events after it, however late they are dispatched.
+    starts_after_sequence = models.BigIntegerField(default=0, editable=False)
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -83,12 +87,11 @@ class Subscription(models.Model):
         ordering = ["owner_id", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=(Q(channel=Channel.EMAIL) & ~Q(email="") & Q(endpoint__isnull=True))
+                condition=(Q(channel=Channel.EMAIL) & Q(endpoint__isnull=True))
                 | (Q(channel=Channel.WEBHOOK) & Q(endpoint__isnull=False)),
                 name="subscription_channel_target",
                 violation_error_message=(
-                    "An email subscription needs an address; a webhook subscription needs an "
-                    "endpoint."
+                    "A webhook subscription needs an endpoint; an email subscription has none."
                 ),
             ),
             # Webhooks are sent as they happen; only email is gathered into digests.
@@ -100,8 +103,9 @@ class Subscription(models.Model):
         ]
 
     def __str__(self) -> str:
-        target = self.email if self.channel == Channel.EMAIL else str(self.endpoint)
-        return self.name or f"{self.get_channel_display()} to {target}"
+        if self.channel == Channel.EMAIL:
+            return self.name or f"Email, {self.get_cadence_display().lower()}"
+        return self.name or f"Webhook to {self.endpoint}"
 
 
 class SubscriptionOrganization(models.Model):
@@ -212,9 +216,12 @@ class Digest(models.Model):
 
 
 class Delivery(models.Model):
-    """One event for one subscription: the unit that is sent, retried and redelivered.
+    """One event for one recipient: the unit that is sent, retried and redelivered.
 
-    A test delivery ("send test event") has no event and no subscription, only an endpoint.
+    An event reaches a webhook endpoint once and an owner's email address once (immediate
+    email), however many of the owner's subscriptions match it; ``subscription`` is the
+    first of them. A digest subscription holds its own delivery for its own digest. A test
+    delivery ("send test event") has no event and no subscription, only an endpoint.
     """
 
     event = models.ForeignKey(
@@ -222,6 +229,11 @@ class Delivery(models.Model):
     )
     subscription = models.ForeignKey(
         Subscription, null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries"
+    )
+    # Whose subscription or endpoint it is: immediate email goes to this user's address as
+    # it is at send time, and nothing is sent once the user is deactivated.
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="deliveries"
     )
     channel = models.CharField(max_length=16, choices=Channel.choices)
     # The webhook target, kept on the row so test deliveries and the admin filter need no join.
@@ -246,6 +258,7 @@ class Delivery(models.Model):
     # When a worker claimed it for sending; a stale claim means the worker died.
     claimed_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_reason = models.CharField(max_length=200, blank=True)
     digest = models.ForeignKey(
         Digest, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries"
     )
@@ -257,6 +270,22 @@ class Delivery(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["event", "subscription"], name="delivery_unique_per_event_subscription"
+            ),
+            # One webhook per event and endpoint, whichever subscriptions matched: the
+            # receiver dedupes on webhook-id, which is per delivery.
+            models.UniqueConstraint(
+                fields=["event", "endpoint"],
+                condition=Q(event__isnull=False, endpoint__isnull=False),
+                name="delivery_once_per_event_endpoint",
+            ),
+            # One immediate email per event and owner (the owner's address, read at send
+            # time). Digest deliveries (held, or gathered into a digest) are each digest's
+            # own, and a cancelled one was never sent: both are left out.
+            models.UniqueConstraint(
+                fields=["event", "owner"],
+                condition=Q(event__isnull=False, channel=Channel.EMAIL, digest__isnull=True)
+                & ~Q(status__in=[DeliveryStatus.HELD, DeliveryStatus.CANCELLED]),
+                name="delivery_once_per_event_address",
             ),
             models.CheckConstraint(
                 condition=(Q(event__isnull=False) & Q(subscription__isnull=False))

@@ -24,13 +24,15 @@ class EventType(models.TextChoices):
 class Event(models.Model):
     """One change to the record: the audit log, the outbox for alerts and the feed in one table.
 
-    Rows are only ever appended (by ``tracker.services.events.event_record``); the only
-    column that changes afterwards is ``dispatched_at``, set when alerts have been fanned out.
+    Rows are only ever appended (by ``tracker.services.events.event_record``); the columns
+    that change afterwards are ``sequence``, stamped once after commit, and
+    ``dispatched_at``, set when alerts have been fanned out.
     The references to the organization, process and milestone keep their ids after those
     rows are deleted (no database constraint), so the history outlives what it describes.
     """
 
-    # The auto-increment id is the feed's cursor: it only grows.
+    # The auto-increment id is taken at INSERT but seen at COMMIT, so ids become visible out
+    # of order; the feed's cursor is ``sequence`` instead.
     id = models.BigAutoField(primary_key=True)
     uuid = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     type = models.CharField(max_length=40, choices=EventType.choices, db_index=True)
@@ -76,6 +78,11 @@ class Event(models.Model):
     # Makes a scheduled event fire once, e.g. "deadline:7d:<milestone>:<target date>".
     dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    # The feed's position, in commit order: stamped after commit by
+    # ``tracker.services.events.events_sequence_stamp`` (see there for why no event can
+    # appear below a sequence already served). Null until then; the feed shows only
+    # stamped events.
+    sequence = models.BigIntegerField(null=True, blank=True, unique=True, editable=False)
 
     class Meta:
         ordering = ["id"]
@@ -84,6 +91,11 @@ class Event(models.Model):
                 fields=["id"],
                 name="event_undispatched_idx",
                 condition=models.Q(dispatched_at__isnull=True),
+            ),
+            models.Index(
+                fields=["id"],
+                name="event_unsequenced_idx",
+                condition=models.Q(sequence__isnull=True),
             ),
             models.Index(fields=["milestone", "id"]),
             models.Index(fields=["process", "id"]),

@@ -6,6 +6,7 @@ from tracker.models import Event
 
 
 def event_list() -> QuerySet[Event]:
-    """Events oldest first (the feed's order). Each event's public payload is built from its
-    own row (``tracker.snapshots.event_payload``), so nothing is joined."""
-    return Event.objects.order_by("id")
+    """The feed: events with their sequence (stamped after commit), in sequence order, which
+    is commit order. Each event's public payload is built from its own row
+    (``tracker.snapshots.event_payload``), so nothing is joined."""
+    return Event.objects.filter(sequence__isnull=False).order_by("sequence")

@@ -15,7 +15,6 @@ from tracker.models import (
     Milestone,
     MilestoneDependency,
     MilestoneKind,
-    Process,
 )
 from tracker.snapshots import (
     json_value,
@@ -161,17 +160,6 @@ def milestone_delete(
             snapshot=_snapshot(current),
         )
         current.delete()
-
-
-def milestone_reorder(*, actor: Actor, process: Process, ordered_ids: list[int]) -> None:
-    """Set the order of a process's milestones; each one that moves gets its event."""
-    with transaction.atomic():
-        milestones = {m.pk: m for m in Milestone.objects.filter(process=process)}
-        if set(ordered_ids) != set(milestones):
-            raise ValidationError("Give every milestone of the process exactly once.")
-        for position, pk in enumerate(ordered_ids, start=1):
-            if milestones[pk].position != position:
-                milestone_update(actor=actor, milestone=milestones[pk], data={"position": position})
 
 
 def would_create_cycle(milestone: Milestone, dependency_ids: Iterable[int]) -> bool:

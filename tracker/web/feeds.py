@@ -11,6 +11,20 @@ from .history import EventView, describe_events
 from .selectors import event_list
 
 FEED_LENGTH = 50
+# The namespace of the feed's own element, <tracker:sequence>.
+SEQUENCE_NAMESPACE = "urn:milestone-tracker:feed"
+
+
+class SequencedAtom1Feed(Atom1Feed):
+    """Atom with each entry's feed sequence (the API's and the webhooks' ``sequence``) as
+    ``<tracker:sequence>``, so a reader can resume from the API where the feed left off."""
+
+    def root_attributes(self):
+        return {**super().root_attributes(), "xmlns:tracker": SEQUENCE_NAMESPACE}
+
+    def add_item_elements(self, handler, item):
+        super().add_item_elements(handler, item)
+        handler.addQuickElement("tracker:sequence", str(item["sequence"]))
 
 
 @dataclass(frozen=True)
@@ -22,9 +36,10 @@ class FeedRequest:
 
 
 class EventFeed(Feed):
-    """The latest events, newest first; entries keep the event's UUID as their id."""
+    """The latest events, newest (highest sequence) first; entries keep the event's UUID as
+    their id."""
 
-    feed_type = Atom1Feed
+    feed_type = SequencedAtom1Feed
     description_template = "web/feed_entry.html"
 
     def get_object(self, request, *, feed_request: FeedRequest):
@@ -64,6 +79,7 @@ class EventFeed(Feed):
             organization_id=filters.organization.pk if filters.organization else None,
             process_id=filters.process_id,
             types=filters.types,
+            sequenced=True,
         )[:FEED_LENGTH]
         return describe_events(events)
 
@@ -89,3 +105,6 @@ class EventFeed(Feed):
 
     def item_categories(self, item: EventView) -> list[str]:
         return [item.type]
+
+    def item_extra_kwargs(self, item: EventView) -> dict:
+        return {"sequence": item.sequence}

@@ -37,7 +37,7 @@ class Change:
 @dataclass(frozen=True)
 class EventView:
     uuid: str
-    sequence: int
+    sequence: int | None
     type: str
     type_label: str
     occurred_at: datetime.datetime

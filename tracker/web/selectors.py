@@ -145,15 +145,21 @@ def event_list(
     organization_id: int | None = None,
     process_id: int | None = None,
     types: Sequence[str] = (),
+    sequenced: bool = False,
 ) -> QuerySet[Event]:
     """Events, newest first, narrowed to an organization, a process and event types.
 
-    ``process_exists`` tells whether the process is still there to link to: events outlive
-    what they describe.
+    ``sequenced`` (the feeds) keeps only events stamped with their feed sequence, newest
+    sequence first: the order integrators resume in. ``process_exists`` tells whether the
+    process is still there to link to: events outlive what they describe.
     """
     events = Event.objects.annotate(
         process_exists=Exists(Process.objects.filter(pk=OuterRef("process_id")))
-    ).order_by("-id")
+    )
+    if sequenced:
+        events = events.filter(sequence__isnull=False).order_by("-sequence")
+    else:
+        events = events.order_by("-id")
     if organization_id is not None:
         events = events.filter(organization_id=organization_id)
     if process_id is not None:

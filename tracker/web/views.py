@@ -14,10 +14,10 @@ from django.utils.cache import get_conditional_response
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods, require_safe
 
-from tracker.alerts.services import subscription_unsubscribe
 from tracker.alerts.unsubscribe import unsubscribe_token_read
 from tracker.models import Milestone, MilestoneStatus, Organization, Process, Subscription
 from tracker.models.alerts import Channel
+from tracker.services.alerts import subscription_unsubscribe
 
 from . import selectors
 from .access import public_read
@@ -258,6 +258,6 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 def _subscription_target(subscription: Subscription) -> str:
     """Where the alerts go, partly masked: the page is open to whoever holds the link."""
     if subscription.channel == Channel.EMAIL:
-        local, _, domain = subscription.email.partition("@")
+        local, _, domain = subscription.owner.email.partition("@")
         return f"email to {local[:1]}{'•' * 3}@{domain}"
     return "webhook"

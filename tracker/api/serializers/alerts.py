@@ -13,6 +13,15 @@ from tracker.models import (
     Subscription,
     WebhookEndpoint,
 )
+from tracker.models.alerts import Channel
+
+
+class _OwnerAddressField(serializers.EmailField):
+    """Reads as the address email alerts go to (the owner's, as it is now); written, it may
+    only name that address."""
+
+    def get_attribute(self, instance):
+        return instance.owner.email if instance.channel == Channel.EMAIL else ""
 
 
 class _OwnEndpointField(serializers.PrimaryKeyRelatedField):
@@ -67,10 +76,11 @@ class SubscriptionSerializer(serializers.ModelSerializer):
         allow_null=True,
         help_text="One of your webhook endpoints (for the webhook channel).",
     )
-    email = serializers.EmailField(
+    email = _OwnerAddressField(
         required=False,
         allow_blank=True,
-        help_text="For the email channel: your account's address (the default).",
+        help_text="For the email channel: where it goes, your account's current address "
+        "(read when each email is sent). If you give one, it must be that address.",
     )
 
     class Meta:
@@ -87,11 +97,18 @@ class SubscriptionSerializer(serializers.ModelSerializer):
             "endpoint",
             "cadence",
             "active",
+            "starts_after_sequence",
             "version",
             "created_at",
             "updated_at",
         ]
-        read_only_fields = ["version", "created_at", "updated_at"]
+        read_only_fields = ["starts_after_sequence", "version", "created_at", "updated_at"]
+        extra_kwargs = {
+            "starts_after_sequence": {
+                "help_text": "The feed's sequence when it was created (or turned back on): it "
+                "is sent only events after it; read earlier ones from the event feed."
+            }
+        }
 
 
 class WebhookEndpointSerializer(serializers.ModelSerializer):
@@ -158,10 +175,10 @@ class DeliverySerializer(serializers.ModelSerializer):
     attempt at sending it."""
 
     event = serializers.IntegerField(
-        source="event_id",
+        source="event_sequence",
         read_only=True,
         allow_null=True,
-        help_text="The event's sequence number; null for a test message.",
+        help_text="The event's sequence in the feed; null for a test message.",
     )
     attempts = DeliveryAttemptSerializer(many=True, read_only=True)
 
@@ -176,6 +193,7 @@ class DeliverySerializer(serializers.ModelSerializer):
             "endpoint",
             "channel",
             "status",
+            "cancelled_reason",
             "attempt_count",
             "next_attempt_at",
             "completed_at",

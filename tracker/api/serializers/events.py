@@ -55,7 +55,8 @@ class EventSerializer(serializers.Serializer):
     version = serializers.IntegerField(help_text="Payload version; changes only by adding.")
     id = serializers.UUIDField(help_text="The event's public id (the same in webhooks).")
     sequence = serializers.IntegerField(
-        help_text="Monotonic position in the feed; pass it as ?after= to resume."
+        help_text="Position in the feed, in commit order (an event committing late is "
+        "numbered after everything already listed); pass it as ?after= to resume."
     )
     type = serializers.ChoiceField(choices=EventType.choices)
     occurred_at = serializers.DateTimeField()

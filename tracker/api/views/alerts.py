@@ -7,7 +7,16 @@ from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.response import Response
 
-from tracker.alerts.services import (
+from tracker.api.filters import DeliveryFilter, SubscriptionFilter, WebhookEndpointFilter
+from tracker.api.serializers.alerts import (
+    DeliverySerializer,
+    SubscriptionSerializer,
+    WebhookEndpointSerializer,
+    WebhookEndpointWithSecretSerializer,
+)
+from tracker.models import Delivery, Subscription, WebhookEndpoint
+from tracker.selectors import alerts as selectors
+from tracker.services.alerts import (
     delivery_redeliver,
     endpoint_create,
     endpoint_delete,
@@ -18,15 +27,6 @@ from tracker.alerts.services import (
     subscription_delete,
     subscription_update,
 )
-from tracker.api.filters import DeliveryFilter, SubscriptionFilter, WebhookEndpointFilter
-from tracker.api.serializers.alerts import (
-    DeliverySerializer,
-    SubscriptionSerializer,
-    WebhookEndpointSerializer,
-    WebhookEndpointWithSecretSerializer,
-)
-from tracker.models import Delivery, Subscription, WebhookEndpoint
-from tracker.selectors import alerts as selectors
 
 from .base import ServiceViewSet, StrictQueryParamsMixin
 
@@ -148,6 +148,7 @@ class WebhookEndpointViewSet(ServiceViewSet):
     @action(detail=True, methods=["post"], url_path="test")
     def send_test(self, request, pk=None):
         delivery = endpoint_send_test(endpoint=self.get_object())
+        delivery = selectors.delivery_list(owner=request.user).get(pk=delivery.pk)
         return Response(DeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(

@@ -32,6 +32,7 @@ class EventViewSet(StrictQueryParamsMixin, viewsets.ReadOnlyModelViewSet):
     filter_backends = [DjangoFilterBackend]
     filterset_class = EventFilter
     pagination_class = EventCursorPagination
+    lookup_field = "sequence"
 
     def get_queryset(self):
         return event_list()

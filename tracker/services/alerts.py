@@ -13,10 +13,14 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Exists, F, Max, OuterRef
 from django.utils import timezone
 
+from tracker.alerts import queue
+from tracker.alerts.guard import url_problem
+from tracker.alerts.signing import secret_generate
 from tracker.models import (
+    Event,
     EventType,
     MilestoneKind,
     Organization,
@@ -31,11 +35,9 @@ from tracker.models.alerts import (
     Delivery,
     DeliveryStatus,
 )
-from tracker.services.rows import refuse_unknown_fields, row_lock
 
-from . import queue
-from .guard import url_problem
-from .signing import secret_generate
+from .events import events_sequence_stamp
+from .rows import refuse_unknown_fields, row_lock
 
 _SUBSCRIPTION_FIELDS = {
     "name",
@@ -56,6 +58,14 @@ def message_id_new() -> str:
     return f"msg_{uuid.uuid4().hex}"
 
 
+def _feed_position() -> int:
+    """The feed's last sequence, once every event committed so far has one: a subscription
+    starting here hears exactly the events stamped after it (see
+    ``events_sequence_stamp``), however late they are dispatched."""
+    events_sequence_stamp()
+    return Event.objects.aggregate(last=Max("sequence"))["last"] or 0
+
+
 # --- Subscriptions ---------------------------------------------------------------------
 
 
@@ -68,12 +78,15 @@ def subscription_create(
 ) -> Subscription:
     """Create a subscription for ``owner``; filters left empty mean "everything".
 
-    An email subscription goes to the owner's own (verified) account address; a webhook
-    subscription names one of the owner's endpoints and is always immediate.
+    An email subscription goes to the owner's own (verified) account address, as it is when
+    each email is sent; a webhook subscription names one of the owner's endpoints and is
+    always immediate. It hears only events committed after it was created, even those
+    dispatched late (after a broker outage).
     """
     refuse_unknown_fields(data, _SUBSCRIPTION_FIELDS)
     subscription = Subscription(owner=owner)
     _apply_subscription_data(subscription, data)
+    subscription.starts_after_sequence = _feed_position()
     with transaction.atomic():
         subscription.full_clean()
         subscription.save()
@@ -93,14 +106,19 @@ def subscription_update(
     """Change a subscription's filters, channel or cadence.
 
     Switching a digest subscription to "immediate" releases what it was holding for the next
-    digest, so nothing is silently dropped.
+    digest, so nothing is silently dropped (except what the owner's address already got
+    immediately through another subscription). Turning a subscription back on starts it
+    afresh: it hears what happens from then on.
     """
     refuse_unknown_fields(data, _SUBSCRIPTION_FIELDS)
     with transaction.atomic():
         current = row_lock(
             Subscription, subscription.pk, expected_version=expected_version, label="subscription"
         )
+        was_active = current.active
         _apply_subscription_data(current, data)
+        if current.active and not was_active:
+            current.starts_after_sequence = _feed_position()
         current.full_clean()
         current.version += 1
         current.save()
@@ -109,11 +127,23 @@ def subscription_update(
         if processes is not None:
             current.processes.set(list(processes))
         if current.cadence == Cadence.IMMEDIATE:
-            released = list(
-                Delivery.objects.filter(
-                    subscription=current, status=DeliveryStatus.HELD, digest__isnull=True
-                ).values_list("pk", flat=True)
+            held = Delivery.objects.filter(
+                subscription=current, status=DeliveryStatus.HELD, digest__isnull=True
             )
+            # Once per event and address: an event the owner was already emailed about
+            # immediately (or is being) is not sent again.
+            already = Delivery.objects.filter(
+                event=OuterRef("event"),
+                owner=OuterRef("owner"),
+                channel=Channel.EMAIL,
+                digest__isnull=True,
+            ).exclude(status__in=[DeliveryStatus.HELD, DeliveryStatus.CANCELLED])
+            held.filter(Exists(already)).update(
+                status=DeliveryStatus.CANCELLED,
+                completed_at=timezone.now(),
+                cancelled_reason="Already sent immediately to the same address.",
+            )
+            released = list(held.values_list("pk", flat=True))
             if released:
                 Delivery.objects.filter(pk__in=released).update(
                     status=DeliveryStatus.PENDING, next_attempt_at=timezone.now()
@@ -143,7 +173,13 @@ def subscription_unsubscribe(*, subscription: Subscription) -> Subscription:
 
 def _apply_subscription_data(subscription: Subscription, data: Mapping[str, Any]) -> None:
     errors: dict[str, str] = {}
+    was_email = subscription.channel == Channel.EMAIL
+    # Email goes to the owner's account address, which is not stored on the subscription;
+    # an address given here is only checked against it.
+    requested_email = str(data.get("email") or "").strip()
     for name, value in data.items():
+        if name == "email":
+            continue
         if name == "endpoint_id":
             name, value = (
                 "endpoint",
@@ -158,16 +194,15 @@ def _apply_subscription_data(subscription: Subscription, data: Mapping[str, Any]
     if subscription.channel == Channel.EMAIL:
         subscription.endpoint = None
         owner_email = (subscription.owner.email or "").strip()
-        if not subscription.email:
-            subscription.email = owner_email
-        if not owner_email:
+        if not owner_email and not was_email:
+            # Checked when a subscription becomes an email one, so that one made earlier
+            # stays editable whatever happens to the owner's address since.
             errors["email"] = "Your account has no email address; add one before subscribing."
-        elif subscription.email.strip().lower() != owner_email.lower():
+        elif requested_email and requested_email.lower() != owner_email.lower():
             # Mail only goes to the address on the owner's account, the one that is verified,
             # so a subscription cannot be used to send alerts to a stranger.
             errors["email"] = "Email alerts go to your account's address, " + owner_email + "."
     elif subscription.channel == Channel.WEBHOOK:
-        subscription.email = ""
         if subscription.endpoint is not None and subscription.endpoint.owner_id != (
             subscription.owner_id
         ):
@@ -280,8 +315,11 @@ def endpoint_send_test(*, endpoint: WebhookEndpoint) -> Delivery:
     retried and logged like any delivery)."""
     if not endpoint.enabled:
         raise ValidationError("This endpoint is disabled; enable it before sending a test.")
+    if not endpoint.owner.is_active:
+        raise ValidationError("The owner of this endpoint is deactivated.")
     with transaction.atomic():
         delivery = Delivery.objects.create(
+            owner_id=endpoint.owner_id,
             channel=Channel.WEBHOOK,
             endpoint=endpoint,
             event_type=TEST_EVENT_TYPE,
@@ -300,7 +338,7 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
     with transaction.atomic():
         current = (
             Delivery.objects.select_for_update(of=("self",))
-            .select_related("endpoint", "subscription")
+            .select_related("endpoint", "subscription", "owner")
             .get(pk=delivery.pk)
         )
         if current.status == DeliveryStatus.SENDING:
@@ -311,11 +349,16 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
             raise ValidationError("Its webhook endpoint is disabled; enable it first.")
         if current.subscription is not None and not current.subscription.active:
             raise ValidationError("Its subscription is turned off.")
+        if not current.owner.is_active:
+            raise ValidationError("Its owner is deactivated.")
+        if current.status == DeliveryStatus.CANCELLED and _sent_otherwise(current):
+            raise ValidationError("This change went to the same address by another delivery.")
         current.status = DeliveryStatus.PENDING
         current.attempt_count = 0
         current.next_attempt_at = timezone.now()
         current.claimed_at = None
         current.completed_at = None
+        current.cancelled_reason = ""
         current.save(
             update_fields=[
                 "status",
@@ -323,6 +366,7 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
                 "next_attempt_at",
                 "claimed_at",
                 "completed_at",
+                "cancelled_reason",
             ]
         )
         transaction.on_commit(lambda: queue.deliveries_send_enqueue([current.pk]))
@@ -333,10 +377,53 @@ def deliveries_cancel_for_endpoint(*, endpoint: WebhookEndpoint) -> int:
     """Cancel what is still waiting to go to an endpoint that was disabled."""
     return Delivery.objects.filter(
         endpoint=endpoint, status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING]
-    ).update(status=DeliveryStatus.CANCELLED, completed_at=timezone.now(), next_attempt_at=None)
+    ).update(
+        status=DeliveryStatus.CANCELLED,
+        completed_at=timezone.now(),
+        next_attempt_at=None,
+        cancelled_reason="Its webhook endpoint was disabled.",
+    )
+
+
+def deliveries_cancel_for_owner(*, owner) -> int:
+    """Cancel everything still waiting to go to a deactivated user's subscriptions and
+    endpoints (due, retrying, or held for a digest); returns how many.
+
+    Called when the user is deactivated. The sending side refuses a deactivated owner's
+    deliveries too, and dispatch matches none of their subscriptions, so a user deactivated
+    some other way (the shell, a directory sync) hears nothing either.
+    """
+    return Delivery.objects.filter(
+        owner=owner,
+        status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING, DeliveryStatus.HELD],
+    ).update(
+        status=DeliveryStatus.CANCELLED,
+        completed_at=timezone.now(),
+        next_attempt_at=None,
+        cancelled_reason="Its owner's account was deactivated.",
+    )
 
 
 # --- Helpers ---------------------------------------------------------------------------
+
+
+def _sent_otherwise(delivery: Delivery) -> bool:
+    # A cancelled immediate email may have been replaced by one released from a digest
+    # (subscription_update): once per event and address.
+    return (
+        delivery.channel == Channel.EMAIL
+        and delivery.event_id is not None
+        and delivery.digest_id is None
+        and Delivery.objects.filter(
+            event_id=delivery.event_id,
+            owner_id=delivery.owner_id,
+            channel=Channel.EMAIL,
+            digest__isnull=True,
+        )
+        .exclude(pk=delivery.pk)
+        .exclude(status__in=[DeliveryStatus.HELD, DeliveryStatus.CANCELLED])
+        .exists()
+    )
 
 
 def _validate_endpoint(endpoint: WebhookEndpoint) -> None:
