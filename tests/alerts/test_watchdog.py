@@ -22,10 +22,10 @@ from django.utils import timezone
 from config.celery_app import app
 from tests.factories import MilestoneFactory
 from tracker.alerts import watchdog
-from tracker.alerts.services import endpoint_create, subscription_create
 from tracker.management.commands.run_all import supervise
 from tracker.models import Event
 from tracker.models.alerts import Delivery, DeliveryStatus
+from tracker.services.alerts import endpoint_create, subscription_create
 from tracker.services.milestones import milestone_update
 
 from .conftest import ROOT, Worker
