@@ -1,0 +1,282 @@
+"""Forecast dates and at-risk state, kept current along the dependency graph.
+
+A milestone's forecast is its actual date once it happened; otherwise the later of its own
+target date and, for each dependency, the dependency's forecast plus the link's minimum gap.
+A cancelled milestone will not happen: it has no forecast and holds nothing back, so its
+dependents go by their other dependencies and their own target (cancelling cuts the chain,
+as completing does by fixing the date).
+
+Every service that moves a date, a status or a dependency calls ``schedule_propagate`` in its
+own transaction. It finds everything downstream with one recursive query (whatever the
+length of the chain, across processes), recomputes those milestones in dependency order and
+writes what changed in one statement, so a forecast is never stale after a commit.
+
+A milestone that is still open is at risk when its forecast is later than its target date or
+its target date has passed. ``at_risk_reason`` says why in words; ``at_risk_cause`` names the
+cause as a key (the deciding dependency, its forecast and the gap; or the passed target
+date). A ``milestone.at_risk`` event is written when the cause becomes a new one,
+``milestone.back_on_track`` when it clears, so an unchanged cause never alerts twice, however
+often the record around it is saved or the hourly scan runs.
+"""
+
+import datetime
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from tracker.models import Event, EventType, Milestone, MilestoneDependency, MilestoneStatus
+from tracker.models.milestones import CLOSED_STATUSES
+from tracker.snapshots import milestone_snapshot, subject_snapshot
+
+from .events import Actor, event_row, events_record
+
+SCHEDULER = "scheduler"
+
+# Everything that depends, directly or not, on the starting milestones (which are included).
+# UNION (not UNION ALL) drops rows already found, so a diamond is walked once. Plain SQL
+# that PostgreSQL and SQLite (the demo) both run.
+_DOWNSTREAM_SQL = """
+WITH RECURSIVE downstream(id) AS (
+    SELECT id FROM tracker_milestone WHERE id IN ({placeholders})
+    UNION
+    SELECT link.milestone_id
+    FROM tracker_milestonedependency AS link
+    JOIN downstream ON link.depends_on_id = downstream.id
+)
+SELECT id FROM downstream
+"""
+
+_SCHEDULE_FIELDS = ["forecast_date", "at_risk", "at_risk_reason", "at_risk_cause"]
+
+
+@dataclass(frozen=True)
+class Propagation:
+    """What ``schedule_propagate`` did: the recomputed milestones by id, and the at-risk /
+    back-on-track events for the caller to record after its own (cause, then effect)."""
+
+    milestones: dict[int, Milestone]
+    events: list[Event]
+
+
+@dataclass(frozen=True)
+class _Link:
+    depends_on_id: int
+    min_gap_days: int
+
+
+@dataclass(frozen=True)
+class _Upstream:
+    """What a dependency outside the recomputed set contributes: its stored schedule."""
+
+    title: str
+    status: str
+    target_date: datetime.date | None
+    actual_date: datetime.date | None
+    forecast_date: datetime.date | None
+
+
+def schedule_propagate(
+    *, actor: Actor, milestone_ids: Iterable[int], today: datetime.date | None = None
+) -> Propagation:
+    """Recompute the forecast and at-risk state of ``milestone_ids`` and everything
+    downstream of them, and save what changed.
+
+    Must run inside the transaction of the change; the caller records ``events`` of the
+    result (``events_record``) in that transaction too. The number of queries does not
+    depend on how many milestones are downstream.
+    """
+    today = today or timezone.localdate()
+    ids = _downstream_ids(set(milestone_ids))
+    if not ids:
+        return Propagation({}, [])
+    # Locked in id order, so two changes meeting downstream take turns rather than both
+    # seeing the old reason and both alerting (or deadlocking).
+    milestones = {
+        m.pk: m
+        for m in Milestone.objects.filter(pk__in=ids)
+        .select_related("process__organization", "filing", "agreview", "ipostep")
+        .select_for_update(of=("self",))
+        .order_by("pk")
+    }
+    links: dict[int, list[_Link]] = {pk: [] for pk in milestones}
+    upstream: dict[int, _Upstream] = {}
+    rows = MilestoneDependency.objects.filter(milestone_id__in=milestones).values_list(
+        "milestone_id",
+        "depends_on_id",
+        "min_gap_days",
+        "depends_on__title",
+        "depends_on__status",
+        "depends_on__target_date",
+        "depends_on__actual_date",
+        "depends_on__forecast_date",
+    )
+    for milestone_id, depends_on_id, gap, *schedule in rows:
+        links[milestone_id].append(_Link(depends_on_id, gap))
+        if depends_on_id not in milestones:
+            upstream[depends_on_id] = _Upstream(*schedule)
+
+    changed: list[Milestone] = []
+    events = []
+    for milestone in _dependency_order(milestones, links):
+        before = [getattr(milestone, name) for name in _SCHEDULE_FIELDS]
+        _schedule(milestone, links[milestone.pk], milestones, upstream, today)
+        if [getattr(milestone, name) for name in _SCHEDULE_FIELDS] == before:
+            continue
+        changed.append(milestone)
+        old_cause = before[-1]
+        if milestone.at_risk_cause != old_cause:
+            typed = milestone.typed()
+            for name in _SCHEDULE_FIELDS:  # the typed row was loaded before the recompute
+                setattr(typed, name, getattr(milestone, name))
+            depends_on = [link.depends_on_id for link in links[milestone.pk]]
+            snapshot = subject_snapshot(milestone.process, milestone_snapshot(typed, depends_on))
+            events.append(
+                event_row(
+                    type=(
+                        EventType.MILESTONE_AT_RISK
+                        if milestone.at_risk
+                        else EventType.MILESTONE_BACK_ON_TRACK
+                    ),
+                    actor=actor,
+                    process=milestone.process,
+                    milestone=milestone,
+                    changes=_changes(milestone, before),
+                    snapshot=snapshot,
+                )
+            )
+    if changed:
+        Milestone.objects.bulk_update(changed, _SCHEDULE_FIELDS)
+    return Propagation(milestones, events)
+
+
+def milestones_overdue_mark(*, today: datetime.date | None = None) -> int:
+    """Put at risk the open milestones whose target date passed since they were last
+    computed (time moves on without any change to the record); returns how many.
+
+    Run by the hourly reminders scan, as the scheduler. A milestone already at risk keeps
+    its reason, so a second scan records nothing.
+    """
+    today = today or timezone.localdate()
+    ids = list(
+        Milestone.objects.exclude(status__in=CLOSED_STATUSES)
+        .filter(actual_date__isnull=True, target_date__lt=today, at_risk=False)
+        .values_list("pk", flat=True)
+    )
+    if not ids:
+        return 0
+    with transaction.atomic():
+        propagation = schedule_propagate(actor=SCHEDULER, milestone_ids=ids, today=today)
+        if propagation.events:
+            events_record(propagation.events)
+    return sum(1 for m in propagation.milestones.values() if m.pk in ids and m.at_risk)
+
+
+def _downstream_ids(start: set[int]) -> list[int]:
+    if not start:
+        return []
+    sql = _DOWNSTREAM_SQL.format(placeholders=", ".join(["%s"] * len(start)))
+    with connection.cursor() as cursor:
+        cursor.execute(sql, sorted(start))
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _dependency_order(
+    milestones: dict[int, Milestone], links: dict[int, list[_Link]]
+) -> list[Milestone]:
+    """The milestones with every one after its dependencies within the set (the graph has
+    no cycles: the services refuse them)."""
+    waiting = {
+        pk: {k.depends_on_id for k in links[pk] if k.depends_on_id in milestones}
+        for pk in milestones
+    }
+    dependents: dict[int, list[int]] = {pk: [] for pk in milestones}
+    for pk, dependencies in waiting.items():
+        for dependency in dependencies:
+            dependents[dependency].append(pk)
+    ready = sorted(pk for pk, dependencies in waiting.items() if not dependencies)
+    ordered = []
+    while ready:
+        pk = ready.pop()
+        ordered.append(milestones[pk])
+        for dependent in dependents[pk]:
+            waiting[dependent].discard(pk)
+            if not waiting[dependent]:
+                ready.append(dependent)
+    return ordered
+
+
+def _schedule(
+    milestone: Milestone,
+    links: list[_Link],
+    milestones: dict[int, Milestone],
+    upstream: dict[int, _Upstream],
+    today: datetime.date,
+) -> None:
+    """Set the milestone's forecast, at-risk flag and reason from its dependencies'."""
+    driver = None  # (date it allows, link, the dependency's title, target, actual, forecast)
+    for link in links:
+        dependency = milestones.get(link.depends_on_id) or upstream[link.depends_on_id]
+        if dependency.forecast_date is None:
+            continue  # cancelled, or no date at all: it holds nothing back
+        allowed = dependency.forecast_date + datetime.timedelta(days=link.min_gap_days)
+        if driver is None or allowed > driver[0]:
+            driver = (allowed, link, dependency)
+
+    if milestone.status == MilestoneStatus.CANCELLED:
+        forecast = None
+    elif milestone.actual_date:
+        forecast = milestone.actual_date
+    else:
+        candidates = [d for d in (milestone.target_date, driver and driver[0]) if d]
+        forecast = max(candidates, default=None)
+    milestone.forecast_date = forecast
+
+    reason = cause = ""
+    is_open = milestone.status not in CLOSED_STATUSES and not milestone.actual_date
+    target = milestone.target_date
+    if is_open and target and forecast and forecast > target and driver:
+        _, link, dependency = driver
+        reason = _slip_reason(milestone, link, dependency)
+        cause = f"after:{link.depends_on_id}:{dependency.forecast_date}:{link.min_gap_days}"
+    elif is_open and target and target < today:
+        reason = f"target date {target.isoformat()} has passed"
+        cause = f"passed:{target}"
+    milestone.at_risk = bool(cause)
+    milestone.at_risk_reason = reason
+    milestone.at_risk_cause = cause
+
+
+def _slip_reason(milestone: Milestone, link: _Link, dependency) -> str:
+    """ "public filing slipped to 2026-03-02; roadshow needs 15 days after it"."""
+    when = dependency.forecast_date.isoformat()
+    if dependency.actual_date:
+        what = f"{dependency.title} happened on {when}"
+    elif dependency.status == MilestoneStatus.DELAYED or (
+        dependency.target_date and dependency.forecast_date > dependency.target_date
+    ):
+        what = f"{dependency.title} slipped to {when}"
+    else:
+        what = f"{dependency.title} is due on {when}"
+    if link.min_gap_days:
+        days = "1 day" if link.min_gap_days == 1 else f"{link.min_gap_days} days"
+        need = f"{milestone.title} needs {days} after it"
+    else:
+        need = f"{milestone.title} cannot come before it"
+    return (
+        f"{what}; {need} (forecast {milestone.forecast_date.isoformat()}, "
+        f"target {milestone.target_date.isoformat()})"
+    )[:500]
+
+
+def _changes(milestone: Milestone, before: list) -> dict:
+    changes = {}
+    for name, old in zip(_SCHEDULE_FIELDS, before, strict=True):
+        new = getattr(milestone, name)
+        if old != new and name != "at_risk_cause":
+            changes[name] = [
+                old.isoformat() if isinstance(old, datetime.date) else old,
+                new.isoformat() if isinstance(new, datetime.date) else new,
+            ]
+    return changes
