@@ -140,7 +140,7 @@ def test_depends_on_is_written_as_ids(client, editor):
     )
 
     assert response.status_code == 200
-    assert response.json()["depends_on"] == [first.pk]
+    assert response.json()["depends_on"] == [{"id": first.pk, "min_gap_days": 0}]
     event = Event.objects.get(milestone_id=second.pk)
     assert event.changes == {"depends_on": [[], [first.pk]]}
 

@@ -73,9 +73,21 @@ class Milestone(models.Model):
     # The schedule, computed by tracker.services.schedule in the transaction of every change
     # that moves it (never edited directly): the actual date once it happened, else the
     # later of the target date and each dependency's forecast plus its minimum gap.
-    forecast_date = models.DateField(null=True, blank=True, editable=False)
-    at_risk = models.BooleanField(default=False, editable=False)
-    at_risk_reason = models.CharField(max_length=500, blank=True, editable=False)
+    forecast_date = models.DateField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When it is expected given its dependencies: the actual date once it "
+        "happened; none when cancelled or undated.",
+    )
+    at_risk = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Open and forecast after its target date, or its target date has passed.",
+    )
+    at_risk_reason = models.CharField(
+        max_length=500, blank=True, editable=False, help_text="Why it is at risk, in words."
+    )
     # What puts it at risk, as a key ("after:<dependency id>:<its forecast>:<gap>",
     # "passed:<target date>"): an alert fires when the cause changes, never twice for one.
     at_risk_cause = models.CharField(max_length=100, blank=True, editable=False)
