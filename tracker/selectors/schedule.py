@@ -4,8 +4,6 @@ path (the chain of milestones that decides its last forecast date)."""
 import datetime
 from dataclasses import dataclass, field
 
-from django.db.models import QuerySet
-
 from tracker.models import Milestone, MilestoneDependency, Process
 
 
@@ -55,26 +53,27 @@ def process_schedule(*, process: Process) -> Schedule:
     """The process's milestones in order with their dependencies and critical flags, in two
     queries."""
     milestones = list(Milestone.objects.filter(process=process).order_by("position", "id"))
-    return _schedule(process, milestones)
+    return _schedule(process, milestones, _links([m.pk for m in milestones]))
 
 
-def schedules_for(*, processes: list[Process]) -> dict[int, Schedule]:
-    """``process_schedule`` for several processes at once (the organization page), in two
-    queries."""
-    by_process: dict[int, list[Milestone]] = {p.pk: [] for p in processes}
-    for milestone in Milestone.objects.filter(process__in=processes).order_by("position", "id"):
-        by_process[milestone.process_id].append(milestone)
-    links = _links([m.pk for ms in by_process.values() for m in ms])
-    return {p.pk: _schedule(p, by_process[p.pk], links) for p in processes}
-
-
-def at_risk_list() -> QuerySet[Milestone]:
-    """Milestones at risk, soonest target date first, with their process and organization."""
-    return (
-        Milestone.objects.filter(at_risk=True)
-        .select_related("process__organization")
-        .order_by("target_date", "id")
-    )
+def schedule_from_loaded(*, process: Process, milestones: list[Milestone]) -> Schedule:
+    """``process_schedule`` from milestones already loaded in order with their
+    ``dependency_links`` (and each link's ``depends_on``) prefetched, as the pages load
+    them: no query."""
+    links = {
+        m.pk: [
+            ScheduleLink(
+                link.depends_on_id,
+                link.min_gap_days,
+                link.depends_on.title,
+                link.depends_on.process_id,
+                link.depends_on.forecast_date,
+            )
+            for link in sorted(m.dependency_links.all(), key=lambda k: k.depends_on_id)
+        ]
+        for m in milestones
+    }
+    return _schedule(process, milestones, links)
 
 
 def _links(milestone_ids: list[int]) -> dict[int, list[ScheduleLink]]:
@@ -97,12 +96,8 @@ def _links(milestone_ids: list[int]) -> dict[int, list[ScheduleLink]]:
 
 
 def _schedule(
-    process: Process,
-    milestones: list[Milestone],
-    links: dict[int, list[ScheduleLink]] | None = None,
+    process: Process, milestones: list[Milestone], links: dict[int, list[ScheduleLink]]
 ) -> Schedule:
-    if links is None:
-        links = _links([m.pk for m in milestones])
     entries = [ScheduleEntry(m, links.get(m.pk, [])) for m in milestones]
     schedule = Schedule(process, entries, _critical_path(entries))
     critical = set(schedule.critical_path)

@@ -48,6 +48,8 @@ class EventView:
     milestone_title: str
     link: str
     changes: list[Change]
+    # For milestone.at_risk: why, in words (from the milestone as it stood then).
+    risk_reason: str = ""
 
     @property
     def subject(self) -> str:
@@ -110,6 +112,9 @@ def _event_view(event: Event, payload: dict, titles: dict[int, str]) -> EventVie
             )
             for name, (old, new) in payload["changes"].items()
         ],
+        risk_reason=milestone.get("at_risk_reason") or ""
+        if event.type == EventType.MILESTONE_AT_RISK
+        else "",
     )
 
 
