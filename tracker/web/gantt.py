@@ -79,8 +79,9 @@ def gantt_svg(schedule: Schedule, *, today: datetime.date) -> SafeString:
             "viewBox": "0 0 8 8",
             "refX": "7",
             "refY": "4",
-            "markerWidth": "7",
-            "markerHeight": "7",
+            "markerWidth": "8",
+            "markerHeight": "8",
+            "markerUnits": "userSpaceOnUse",
             "orient": "auto-start-reverse",
         },
     )
@@ -90,7 +91,7 @@ def gantt_svg(schedule: Schedule, *, today: datetime.date) -> SafeString:
     rows = {entry.milestone.pk: index for index, entry in enumerate(entries)}
     critical = set(schedule.critical_path)
     for index, entry in enumerate(entries):
-        _row(svg, entry, index, scale)
+        _row(svg, entry, index, scale, today)
     arrows = ET.SubElement(svg, "g", {"class": "arrows"})
     for index, entry in enumerate(entries):
         _arrows(arrows, entry, index, rows, entries, scale, key, critical)
@@ -145,7 +146,9 @@ def _row_y(index: int) -> float:
     return AXIS_HEIGHT + index * ROW_HEIGHT + ROW_HEIGHT / 2
 
 
-def _row(svg: ET.Element, entry: ScheduleEntry, index: int, scale: _Scale) -> None:
+def _row(
+    svg: ET.Element, entry: ScheduleEntry, index: int, scale: _Scale, today: datetime.date
+) -> None:
     m = entry.milestone
     y = _row_y(index)
     state = _state(entry)
@@ -169,6 +172,8 @@ def _row(svg: ET.Element, entry: ScheduleEntry, index: int, scale: _Scale) -> No
     _text(group, "text", title, x="8", y=_n(y + 4), **{"class": "label"})
 
     target, end = m.target_date, m.actual_date or m.forecast_date
+    if _state(entry) != "cancelled" and not m.actual_date and end and end < today:
+        end = today  # still open past its date: it slips a day with every day
     if target is None and end is None:
         _text(group, "text", "no date", x=str(LABEL_WIDTH + 4), y=_n(y + 4), **{"class": "nodate"})
         return
