@@ -298,7 +298,7 @@ def _set_dependencies(milestone: Milestone, gaps: dict[int, int]) -> None:
 def _propagate(actor: Actor, milestone: Milestone):
     """Recompute the schedule from ``milestone`` down, and show the result on it."""
     propagation = schedule_propagate(actor=actor, milestone_ids=[milestone.pk])
-    recomputed = propagation.milestones[milestone.pk]
+    recomputed = propagation.states[milestone.pk]
     for name in _SCHEDULE_FIELDS:
         setattr(milestone, name, getattr(recomputed, name))
     return propagation
