@@ -535,6 +535,8 @@ def test_an_api_write_records_the_same_event_as_the_admin(client, editor):
         "loaded_version": "1",
         "events-TOTAL_FORMS": "0",
         "events-INITIAL_FORMS": "0",
+        "dependency_links-TOTAL_FORMS": "0",
+        "dependency_links-INITIAL_FORMS": "0",
     }
 
     response = admin.post(f"/admin/tracker/filing/{through_admin.pk}/change/", form)

@@ -126,3 +126,14 @@ def test_a_milestone_created_late_is_at_risk_from_the_start(make):
     created = Event.objects.get(type=EventType.MILESTONE_CREATED, milestone_id=roadshow.pk)
     assert created.pk < event.pk
     assert created.snapshot["milestone"]["at_risk"] is True
+
+
+def test_renaming_a_dependency_rewords_the_reason_without_a_new_alert(make, editor):
+    filing = make("Public filing", 10)
+    roadshow = make("Roadshow", 25, after=[(filing, 15)])
+    milestone_update(actor=editor, milestone=filing, data={"target_date": day(20)})
+    milestone_update(actor=editor, milestone=filing, data={"title": "Public S-1"})
+
+    roadshow.refresh_from_db()
+    assert roadshow.at_risk_reason.startswith(f"Public S-1 is due on {day(20)}")
+    assert len(risk_events()) == 1

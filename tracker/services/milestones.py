@@ -54,8 +54,9 @@ _PROTECTED_FIELDS = {
     "updated_at",
     *_SCHEDULE_FIELDS,
 }
-# A change to one of these can move forecasts downstream.
-_SCHEDULE_INPUTS = {"status", "target_date", "actual_date", "depends_on", "min_gap_days"}
+# A change to one of these can move forecasts downstream (or, for the title, reword the
+# at-risk reasons that name it).
+_SCHEDULE_INPUTS = {"title", "status", "target_date", "actual_date", "depends_on", "min_gap_days"}
 
 
 @dataclass(frozen=True)
