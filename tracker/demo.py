@@ -311,6 +311,7 @@ def demo_load() -> dict[str, int]:
 def _load_milestones(process: Process, specs: list[dict]) -> int:
     created = 0
     by_title = {m.title: m for m in Milestone.objects.filter(process=process)}
+    slipped = []
     for position, spec in enumerate(specs, start=1):
         data = {k: v for k, v in spec.items() if k not in {"kind", "depends_on", "slipped_from"}}
         data.update(process=process, position=position)
@@ -322,13 +323,15 @@ def _load_milestones(process: Process, specs: list[dict]) -> int:
         ]
         existing = by_title.get(spec["title"])
         if existing is None and "slipped_from" in spec:
-            # Created as first planned, then slipped, so the history shows the slip.
+            # Created as first planned; it slips once the whole chain exists, so the history
+            # shows the slip and then what it put at risk.
             planned = {**data, "status": "planned", "target_date": spec["slipped_from"]}
-            existing = milestone_create(
+            by_title[spec["title"]] = milestone_create(
                 actor=ACTOR, kind=spec["kind"], data=planned, depends_on=depends_on
             )
+            slipped.append((spec["title"], data))
             created += 1
-        if existing is None:
+        elif existing is None:
             by_title[spec["title"]] = milestone_create(
                 actor=ACTOR, kind=spec["kind"], data=data, depends_on=depends_on
             )
@@ -337,4 +340,6 @@ def _load_milestones(process: Process, specs: list[dict]) -> int:
             by_title[spec["title"]] = milestone_update(
                 actor=ACTOR, milestone=existing.typed(), data=data, depends_on=depends_on
             )
+    for title, data in slipped:
+        milestone_update(actor=ACTOR, milestone=by_title[title].typed(), data=data)
     return created

@@ -30,7 +30,7 @@ from .history import describe_events
 from .timeline import timeline_entries
 
 UPCOMING_LENGTH = 10
-AT_RISK_LENGTH = 8
+AT_RISK_LENGTH = 5
 OVERDUE_LENGTH = 25
 HISTORY_LENGTH = 20
 LATEST_CHANGES_LENGTH = 15
