@@ -28,7 +28,7 @@ from tracker.snapshots import (
 
 from .events import Actor, event_record, event_row, events_record
 from .rows import row_lock, row_save
-from .schedule import schedule_propagate
+from .schedule import schedule_lock, schedule_propagate
 
 MODEL_FOR_KIND: dict[str, type[Milestone]] = {
     MilestoneKind.GENERIC: Milestone,
@@ -91,6 +91,7 @@ def milestone_create(
     milestone = model(kind=kind, **data)
     dependencies = list(depends_on)
     with transaction.atomic():
+        schedule_lock()
         if "position" not in data and milestone.process_id:
             milestone.position = _next_position(milestone.process_id)
         _validate(milestone)
@@ -134,6 +135,7 @@ def milestone_update(
     model = MODEL_FOR_KIND[milestone.kind]
     _refuse_protected(model, data)
     with transaction.atomic():
+        schedule_lock()
         current = row_lock(
             model, milestone.pk, expected_version=expected_version, label="milestone"
         )
@@ -185,6 +187,7 @@ def milestone_delete(
     """Delete a milestone and record ``milestone.deleted`` with its last state."""
     model = MODEL_FOR_KIND[milestone.kind]
     with transaction.atomic():
+        schedule_lock()
         current = row_lock(
             model, milestone.pk, expected_version=expected_version, label="milestone"
         )

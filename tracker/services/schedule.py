@@ -34,6 +34,9 @@ from .events import Actor, event_row, events_record
 
 SCHEDULER = "scheduler"
 
+# An arbitrary constant naming the advisory lock that serializes schedule changes.
+_SCHEDULE_LOCK_KEY = 7_201_521
+
 # Everything that depends, directly or not, on the starting milestones (which are included).
 # UNION (not UNION ALL) drops rows already found, so a diamond is walked once. Plain SQL
 # that PostgreSQL and SQLite (the demo) both run.
@@ -93,6 +96,20 @@ class _Upstream:
     target_date: datetime.date | None
     actual_date: datetime.date | None
     forecast_date: datetime.date | None
+
+
+def schedule_lock() -> None:
+    """Make writes that can move the schedule take turns until the transaction ends.
+
+    Each write locks its own row first and the rows downstream of it afterwards; two
+    concurrent writes on one chain could otherwise each hold a row the other needs next
+    (a deadlock, which PostgreSQL ends by failing one of them). Milestone writes take this
+    lock before anything else. SQLite (the demo) serializes writers already.
+    """
+    connection = transaction.get_connection()
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_SCHEDULE_LOCK_KEY])
 
 
 def schedule_propagate(
@@ -202,6 +219,7 @@ def milestones_overdue_mark(*, today: datetime.date | None = None) -> int:
     if not ids:
         return 0
     with transaction.atomic():
+        schedule_lock()
         propagation = schedule_propagate(actor=SCHEDULER, milestone_ids=ids, today=today)
         if propagation.events:
             events_record(propagation.events)
