@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from tracker.models import MilestoneStatus
 from tracker.selectors.schedule import process_schedule
-from tracker.services.milestones import milestone_update
+from tracker.services.milestones import Dependency, milestone_update
 from tracker.web.gantt import gantt_svg
 
 from .conftest import TODAY, day
@@ -123,3 +123,11 @@ def test_the_feed_shows_at_risk_with_its_reason(client, slipped):
     assert body.count("<entry>") == 3
     assert "Milestone at risk: Roadshow" in body
     assert "At risk:&lt;/strong&gt; Public filing" in body
+
+
+def test_a_gap_change_reads_with_titles_in_the_history(client, make, editor, process):
+    filing = make("Public filing", 10)
+    roadshow = make("Roadshow", 20, after=[(filing, 0)])
+    milestone_update(actor=editor, milestone=roadshow, data={}, depends_on=[Dependency(filing, 15)])
+    html = client.get(reverse("web_process", args=[process.pk])).content.decode()
+    assert "Minimum gaps" in html and "Public filing: 15 days" in html

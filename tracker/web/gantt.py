@@ -169,7 +169,9 @@ def _row(
             },
         )
     title = m.title if len(m.title) <= LABEL_CHARS else m.title[: LABEL_CHARS - 1] + "…"
-    _text(group, "text", title, x="8", y=_n(y + 4), **{"class": "label"})
+    # The label leads to the milestone's entry in the timeline below.
+    link = ET.SubElement(group, "a", {"href": f"#milestone-{m.pk}"})
+    _text(link, "text", title, x="8", y=_n(y + 4), **{"class": "label"})
 
     target, end = m.target_date, m.actual_date or m.forecast_date
     if _state(entry) != "cancelled" and not m.actual_date and end and end < today:

@@ -72,6 +72,13 @@ def describe_events(events: Iterable[Event]) -> list[EventView]:
         if values
         for side in values
         for pk in side or ()
+    } | {
+        int(pk)
+        for payload in payloads
+        for values in [payload["changes"].get("min_gap_days")]
+        if values
+        for side in values
+        for pk in side or ()
     }
     titles = milestone_title_map(ids=dependency_ids) if dependency_ids else {}
     return [
@@ -137,6 +144,8 @@ def _model_field(name: str, subject_models: tuple[type[models.Model], ...]):
 def _field_label(name: str, subject_models: tuple[type[models.Model], ...]) -> str:
     if name == "depends_on":
         return "Depends on"
+    if name == "min_gap_days":
+        return "Minimum gaps"
     model_field = _model_field(name, subject_models)
     if model_field is None or not hasattr(model_field, "verbose_name"):
         return capfirst(name.replace("_", " "))
@@ -153,6 +162,11 @@ def _value_text(
         return "—"
     if name == "depends_on":
         return ", ".join(titles.get(pk, f"milestone #{pk}") for pk in value)
+    if name == "min_gap_days":  # {"<dependency id>": days}
+        return ", ".join(
+            f"{titles.get(int(pk), f'milestone #{pk}')}: {days} day{'s' if days != 1 else ''}"
+            for pk, days in value.items()
+        )
     if name == "process":
         return f"process #{value}"
     if name == "organization":
