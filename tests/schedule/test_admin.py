@@ -121,3 +121,20 @@ def test_the_change_page_shows_the_computed_schedule(editor_client, make):
     assert "Schedule (computed)" in html
     assert "needs 15 days after it" in html
     assert 'name="dependency_links-0-min_gap_days" value="15"' in html
+
+
+def test_an_unknown_dependency_is_a_form_error(editor_client, make):
+    roadshow = make("Roadshow", 20)
+    data = _post(roadshow, title="Renamed")
+    data.update(
+        {
+            "dependency_links-TOTAL_FORMS": "1",
+            "dependency_links-0-depends_on": "999999",
+            "dependency_links-0-min_gap_days": "3",
+        }
+    )
+    response = _change(editor_client, roadshow, data)
+    assert response.status_code == 200
+    assert "Select a valid choice" in response.content.decode()
+    assert Milestone.objects.get(pk=roadshow.pk).title == "Roadshow"
+    assert not MilestoneDependency.objects.exists()
