@@ -6,6 +6,12 @@ Facts up to late October 2025 come from public announcements (source URLs on eac
 milestone). Every IPO date is illustrative: no IPO had been announced. Loading goes through the
 services with the system actor "demo", so it writes events like any other change, and it is
 idempotent: rows are found by slug or title and only what differs is updated.
+
+Dependencies carry the minimum gaps such processes run on: 20 days' notice to the California
+attorney general before a nonprofit's assets are transferred, the SEC's first comments about
+27 days after a confidential draft, a public S-1 at least 15 days before the roadshow, a
+180-day lock-up. The public S-1 has slipped (loaded as planned, then moved, so its events
+tell the story), which leaves the roadshow and the steps after it at risk.
 """
 
 import datetime
@@ -15,7 +21,7 @@ from django.db import transaction
 
 from tracker.models import Milestone, MilestoneKind, Organization, Process
 from tracker.models.milestones import AgAuthority, Agency, AgStage, IpoStepType
-from tracker.services.milestones import milestone_create, milestone_update
+from tracker.services.milestones import Dependency, milestone_create, milestone_update
 from tracker.services.organizations import organization_create, organization_update
 from tracker.services.processes import process_create, process_update
 
@@ -26,6 +32,11 @@ OPENAI_RECAP = "https://openai.com/index/built-to-benefit-everyone/"
 OPENAI_STRUCTURE = "https://openai.com/index/evolving-our-structure/"
 MICROSOFT_PARTNERSHIP = "https://blogs.microsoft.com/blog/2025/10/28/the-next-chapter-of-the-microsoft-openai-partnership/"
 ILLUSTRATIVE = "Illustrative date for the demo: no such step had been announced."
+CA_NOTICE_RULE = (
+    "Illustrative date. California's Corporations Code (section 5913) requires 20 days' "
+    "written notice to the Attorney General before a nonprofit public benefit corporation "
+    "transfers all or substantially all of its assets."
+)
 
 ORGANIZATIONS = [
     {
@@ -97,6 +108,14 @@ PROCESSES = [
                 "source_url": OPENAI_RECAP,
             },
             {
+                "kind": MilestoneKind.GENERIC,
+                "title": "Notice of the conversion given to the California Attorney General",
+                "status": "completed",
+                "target_date": D(2025, 9, 30),
+                "actual_date": D(2025, 9, 30),
+                "notes": CA_NOTICE_RULE,
+            },
+            {
                 "kind": MilestoneKind.FILING,
                 "title": "Certificate of conversion filed in Delaware",
                 "status": "completed",
@@ -109,6 +128,7 @@ PROCESSES = [
                 "depends_on": [
                     "Delaware Attorney General review",
                     "California Attorney General review",
+                    ("Notice of the conversion given to the California Attorney General", 20),
                 ],
             },
             {
@@ -180,7 +200,7 @@ PROCESSES = [
                 "status": "planned",
                 "target_date": D(2026, 12, 1),
                 "notes": ILLUSTRATIVE,
-                "depends_on": ["Underwriters selected"],
+                "depends_on": [("Underwriters selected", 30)],
             },
             {
                 "kind": MilestoneKind.IPO_STEP,
@@ -189,17 +209,20 @@ PROCESSES = [
                 "status": "planned",
                 "target_date": D(2027, 1, 5),
                 "notes": ILLUSTRATIVE,
-                "depends_on": ["Confidential draft registration (DRS) submitted"],
+                # The SEC's staff aims to comment within about 27 days of a submission.
+                "depends_on": [("Confidential draft registration (DRS) submitted", 27)],
             },
             {
                 "kind": MilestoneKind.FILING,
                 "title": "Public S-1 filed",
                 "agency": Agency.SEC,
                 "form_type": "S-1",
-                "status": "planned",
-                "target_date": D(2027, 2, 15),
-                "notes": ILLUSTRATIVE,
-                "depends_on": ["First SEC comment round"],
+                # Planned for 15 February, moved when the comment round ran long.
+                "slipped_from": D(2027, 2, 15),
+                "status": "delayed",
+                "target_date": D(2027, 3, 1),
+                "notes": ILLUSTRATIVE + " Slipped from 15 February: a second comment round.",
+                "depends_on": [("First SEC comment round", 14)],
             },
             {
                 "kind": MilestoneKind.IPO_STEP,
@@ -210,7 +233,8 @@ PROCESSES = [
                 "price_range_low": Decimal("40.00"),
                 "price_range_high": Decimal("44.00"),
                 "notes": ILLUSTRATIVE,
-                "depends_on": ["Public S-1 filed"],
+                # Emerging growth companies file publicly at least 15 days before the roadshow.
+                "depends_on": [("Public S-1 filed", 15)],
             },
             {
                 "kind": MilestoneKind.FILING,
@@ -220,7 +244,7 @@ PROCESSES = [
                 "status": "planned",
                 "target_date": D(2027, 3, 17),
                 "notes": ILLUSTRATIVE,
-                "depends_on": ["Roadshow launched"],
+                "depends_on": [("Roadshow launched", 8)],
             },
             {
                 "kind": MilestoneKind.IPO_STEP,
@@ -240,7 +264,7 @@ PROCESSES = [
                 "target_date": D(2027, 3, 18),
                 "exchange": "Nasdaq",
                 "notes": ILLUSTRATIVE,
-                "depends_on": ["IPO priced"],
+                "depends_on": [("IPO priced", 1)],
             },
             {
                 "kind": MilestoneKind.IPO_STEP,
@@ -249,7 +273,7 @@ PROCESSES = [
                 "status": "planned",
                 "target_date": D(2027, 9, 14),
                 "notes": ILLUSTRATIVE,
-                "depends_on": ["Shares listed"],
+                "depends_on": [("Shares listed", 180)],
             },
         ],
     },
@@ -287,12 +311,27 @@ def demo_load() -> dict[str, int]:
 def _load_milestones(process: Process, specs: list[dict]) -> int:
     created = 0
     by_title = {m.title: m for m in Milestone.objects.filter(process=process)}
+    slipped = []
     for position, spec in enumerate(specs, start=1):
-        data = {k: v for k, v in spec.items() if k not in {"kind", "depends_on"}}
+        data = {k: v for k, v in spec.items() if k not in {"kind", "depends_on", "slipped_from"}}
         data.update(process=process, position=position)
-        depends_on = [by_title[title] for title in spec.get("depends_on", [])]
+        depends_on = [
+            Dependency(by_title[item], 0)
+            if isinstance(item, str)
+            else Dependency(by_title[item[0]], item[1])
+            for item in spec.get("depends_on", [])
+        ]
         existing = by_title.get(spec["title"])
-        if existing is None:
+        if existing is None and "slipped_from" in spec:
+            # Created as first planned; it slips once the whole chain exists, so the history
+            # shows the slip and then what it put at risk.
+            planned = {**data, "status": "planned", "target_date": spec["slipped_from"]}
+            by_title[spec["title"]] = milestone_create(
+                actor=ACTOR, kind=spec["kind"], data=planned, depends_on=depends_on
+            )
+            slipped.append((spec["title"], data))
+            created += 1
+        elif existing is None:
             by_title[spec["title"]] = milestone_create(
                 actor=ACTOR, kind=spec["kind"], data=data, depends_on=depends_on
             )
@@ -301,4 +340,6 @@ def _load_milestones(process: Process, specs: list[dict]) -> int:
             by_title[spec["title"]] = milestone_update(
                 actor=ACTOR, milestone=existing.typed(), data=data, depends_on=depends_on
             )
+    for title, data in slipped:
+        milestone_update(actor=ACTOR, milestone=by_title[title].typed(), data=data)
     return created

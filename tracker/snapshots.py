@@ -16,7 +16,7 @@ from .models import Event, Milestone, Organization, Process
 PAYLOAD_VERSION = 1
 
 # Fields that are bookkeeping rather than facts about the milestone.
-_SKIPPED_FIELDS = {"id", "milestone_ptr", "created_at", "updated_at"}
+_SKIPPED_FIELDS = {"id", "milestone_ptr", "created_at", "updated_at", "at_risk_cause"}
 
 
 def json_value(value: Any) -> Any:

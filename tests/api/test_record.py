@@ -140,7 +140,7 @@ def test_depends_on_is_written_as_ids(client, editor):
     )
 
     assert response.status_code == 200
-    assert response.json()["depends_on"] == [first.pk]
+    assert response.json()["depends_on"] == [{"id": first.pk, "min_gap_days": 0}]
     event = Event.objects.get(milestone_id=second.pk)
     assert event.changes == {"depends_on": [[], [first.pk]]}
 
@@ -535,6 +535,8 @@ def test_an_api_write_records_the_same_event_as_the_admin(client, editor):
         "loaded_version": "1",
         "events-TOTAL_FORMS": "0",
         "events-INITIAL_FORMS": "0",
+        "dependency_links-TOTAL_FORMS": "0",
+        "dependency_links-INITIAL_FORMS": "0",
     }
 
     response = admin.post(f"/admin/tracker/filing/{through_admin.pk}/change/", form)

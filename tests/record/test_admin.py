@@ -11,7 +11,12 @@ from tracker.services.milestones import milestone_update
 
 pytestmark = pytest.mark.django_db
 
-NO_HISTORY_FORMS = {"events-TOTAL_FORMS": "0", "events-INITIAL_FORMS": "0"}
+NO_HISTORY_FORMS = {
+    "events-TOTAL_FORMS": "0",
+    "events-INITIAL_FORMS": "0",
+    "dependency_links-TOTAL_FORMS": "0",
+    "dependency_links-INITIAL_FORMS": "0",
+}
 
 
 @pytest.fixture
@@ -133,8 +138,12 @@ def test_dependency_cycle_is_a_form_error(editor_client):
         title=first.title,
         target_date=first.target_date.isoformat(),
         position=str(first.position),
-        dependencies=[second.pk],
         loaded_version="1",
+        **{
+            "dependency_links-TOTAL_FORMS": "1",
+            "dependency_links-0-depends_on": str(second.pk),
+            "dependency_links-0-min_gap_days": "3",
+        },
     )
 
     response = editor_client.post(reverse("admin:tracker_milestone_change", args=[first.pk]), data)

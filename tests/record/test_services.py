@@ -168,10 +168,10 @@ def test_delete_writes_deleted_event_that_outlives_the_row():
 def test_failure_mid_transaction_leaves_neither_row_nor_event(monkeypatch):
     process = ProcessFactory()
 
-    def broken_event_record(**kwargs):
+    def broken_events_record(events):
         raise IntegrityError("simulated failure while appending the event")
 
-    monkeypatch.setattr("tracker.services.milestones.event_record", broken_event_record)
+    monkeypatch.setattr("tracker.services.milestones.events_record", broken_events_record)
     with pytest.raises(IntegrityError):
         milestone_create(actor="test", data={"process": process, "title": "Half-written"})
 
@@ -182,8 +182,8 @@ def test_failure_mid_transaction_leaves_neither_row_nor_event(monkeypatch):
 def test_failed_update_leaves_row_and_log_unchanged(monkeypatch):
     milestone = MilestoneFactory(title="Before")
     monkeypatch.setattr(
-        "tracker.services.milestones.event_record",
-        lambda **kwargs: (_ for _ in ()).throw(IntegrityError("boom")),
+        "tracker.services.milestones.events_record",
+        lambda events: (_ for _ in ()).throw(IntegrityError("boom")),
     )
 
     with pytest.raises(IntegrityError):

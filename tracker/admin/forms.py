@@ -1,10 +1,9 @@
 """Admin forms: optimistic locking and milestone dependencies."""
 
 from django import forms
-from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.core.exceptions import ValidationError
 
-from tracker.models import Milestone
+from tracker.models import Milestone, MilestoneDependency
 from tracker.services.milestones import would_create_cycle
 
 STALE_MESSAGE = (
@@ -44,7 +43,7 @@ class VersionedForm(forms.ModelForm):
         return cleaned
 
 
-class DependencyChoiceField(forms.ModelMultipleChoiceField):
+class DependencyChoiceField(forms.ModelChoiceField):
     """Titles repeat across processes ("S-1 filed"), so each choice names where it lives."""
 
     def label_from_instance(self, milestone):
@@ -53,33 +52,50 @@ class DependencyChoiceField(forms.ModelMultipleChoiceField):
 
 
 class MilestoneForm(VersionedForm):
-    """Every milestone form: the version check plus the dependency set (a through model, so
-    Django's admin cannot edit it directly)."""
+    """Every milestone form: the version check (dependencies are the inline below it)."""
 
-    dependencies = DependencyChoiceField(
+
+class DependencyForm(forms.ModelForm):
+    """One dependency of the milestone on the page, with its minimum gap."""
+
+    depends_on = DependencyChoiceField(
         queryset=Milestone.objects.select_related("process__organization").order_by(
             "process__organization__name", "process__title", "position"
         ),
-        required=False,
-        widget=FilteredSelectMultiple("milestones", is_stacked=False),
-        help_text="Milestones that must happen before this one.",
+        label="Depends on",
+        help_text="A milestone that must happen before this one.",
     )
 
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            self.fields["dependencies"].initial = list(
-                self.instance.depends_on.values_list("pk", flat=True)
-            )
-            self.fields["dependencies"].queryset = self.fields["dependencies"].queryset.exclude(
-                pk=self.instance.pk
-            )
+    class Meta:
+        model = MilestoneDependency
+        fields = ["depends_on", "min_gap_days"]
 
-    def clean_dependencies(self):
-        dependencies = self.cleaned_data["dependencies"]
-        ids = {d.pk for d in dependencies}
+
+class DependencyFormSet(forms.BaseInlineFormSet):
+    """The dependency set as a whole: not itself, no cycle (Django's unique check refuses a
+    milestone named twice)."""
+
+    def clean(self):
+        super().clean()
+        if any(self.errors):
+            return
+        ids = []
+        for form in self.forms:
+            if self.can_delete and self._should_delete_form(form):
+                continue
+            depends_on = form.cleaned_data.get("depends_on")
+            if depends_on is not None:
+                ids.append(depends_on.pk)
         if self.instance.pk in ids:
             raise ValidationError("A milestone cannot depend on itself.")
         if would_create_cycle(self.instance, ids):
             raise ValidationError("These dependencies would form a cycle back to this milestone.")
-        return dependencies
+
+    def dependencies(self):
+        """``(milestone, min_gap_days)`` for each dependency left after the edit."""
+        return [
+            (form.cleaned_data["depends_on"], form.cleaned_data.get("min_gap_days") or 0)
+            for form in self.forms
+            if form.cleaned_data.get("depends_on") is not None
+            and not (self.can_delete and self._should_delete_form(form))
+        ]

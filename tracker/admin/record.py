@@ -8,9 +8,19 @@ from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html
 
-from tracker.models import AgReview, Event, Filing, IpoStep, Milestone, Organization, Process
+from tracker.models import (
+    AgReview,
+    Event,
+    Filing,
+    IpoStep,
+    Milestone,
+    MilestoneDependency,
+    Organization,
+    Process,
+)
 from tracker.services.milestones import (
     KIND_FOR_MODEL,
+    Dependency,
     milestone_create,
     milestone_delete,
     milestone_update,
@@ -22,7 +32,7 @@ from tracker.services.organizations import (
 )
 from tracker.services.processes import process_create, process_delete, process_update
 
-from .forms import MilestoneForm, VersionedForm
+from .forms import DependencyForm, DependencyFormSet, MilestoneForm, VersionedForm
 from .service_admin import ServiceAdminMixin, adopt
 
 
@@ -73,6 +83,19 @@ class EventHistoryInline(admin.TabularInline):
                 for field, (old, new) in event.changes.items()
             ),
         )
+
+
+class DependencyInline(admin.TabularInline):
+    """What the milestone waits for, and how many days after each it can happen at the
+    earliest. Saved by the milestone's service with the rest of the page."""
+
+    model = MilestoneDependency
+    fk_name = "milestone"
+    form = DependencyForm
+    formset = DependencyFormSet
+    extra = 1
+    verbose_name = "dependency"
+    verbose_name_plural = "dependencies (minimum gap in days after each)"
 
 
 class ProcessHistoryInline(EventHistoryInline):
@@ -232,11 +255,21 @@ class BaseMilestoneAdmin(ServiceAdminMixin, admin.ModelAdmin):
     """Shared by the generic milestone page and the typed pages."""
 
     form = MilestoneForm
-    list_display = ["title", "process", "kind", "status", "target_date", "actual_date"]
+    list_display = [
+        "title",
+        "process",
+        "kind",
+        "status",
+        "target_date",
+        "forecast_date",
+        "actual_date",
+        "risk",
+    ]
     list_filter = [
         ("process__organization", admin.RelatedOnlyFieldListFilter),
         ("process", admin.RelatedOnlyFieldListFilter),
         "status",
+        "at_risk",
         ("target_date", admin.DateFieldListFilter),
     ]
     list_select_related = ["process__organization"]
@@ -252,11 +285,12 @@ class BaseMilestoneAdmin(ServiceAdminMixin, admin.ModelAdmin):
         "position",
         "source_url",
         "notes",
-        "dependencies",
         "loaded_version",
     ]
+    schedule_fields = ["forecast_date", "at_risk", "at_risk_reason"]
+    readonly_fields = schedule_fields
     typed_fields: list[str] = []
-    inlines = [EventHistoryInline]
+    inlines = [DependencyInline, EventHistoryInline]
 
     def get_fieldsets(self, request, obj=None):
         fieldsets = [(None, {"fields": self.common_fields})]
@@ -264,10 +298,25 @@ class BaseMilestoneAdmin(ServiceAdminMixin, admin.ModelAdmin):
             fieldsets.append(
                 (self.model._meta.verbose_name.capitalize(), {"fields": self.typed_fields})
             )
+        if obj is not None:
+            fieldsets.append(("Schedule (computed)", {"fields": self.schedule_fields}))
         return fieldsets
 
+    @admin.display(description="at risk", boolean=False, ordering="at_risk")
+    def risk(self, milestone):
+        if not milestone.at_risk:
+            return "—"
+        return format_html('<span title="{}">⚠ at risk</span>', milestone.at_risk_reason)
+
     def save_model(self, request, obj, form, change):
-        dependencies = list(form.cleaned_data.get("dependencies") or [])
+        # Saved in save_related, once the dependency inline is available: the milestone and
+        # its dependencies are one service call, so one transaction and one set of events.
+        pass
+
+    def save_related(self, request, form, formsets, change):
+        obj = form.instance
+        dependency_formset = next(f for f in formsets if f.model is MilestoneDependency)
+        dependencies = [Dependency(m, gap) for m, gap in dependency_formset.dependencies()]
         if change:
             saved = milestone_update(
                 actor=request.user,
@@ -284,12 +333,9 @@ class BaseMilestoneAdmin(ServiceAdminMixin, admin.ModelAdmin):
                 depends_on=dependencies,
             )
         adopt(obj, saved)
-
-    def save_related(self, request, form, formsets, change):
-        # Dependencies were saved by the service. The only inline (history) is read-only;
-        # save(commit=False) writes nothing but gives the admin its change-message lists.
+        # The admin builds its change message from these lists; the event log has the rest.
         for formset in formsets:
-            formset.save(commit=False)
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
     def delete_model(self, request, obj):
         milestone_delete(actor=request.user, milestone=obj)
@@ -326,6 +372,7 @@ class FilingAdmin(BaseMilestoneAdmin):
         "accession_number",
         "status",
         "filed_on",
+        "risk",
     ]
     list_filter = [*BaseMilestoneAdmin.list_filter, "agency", "form_type"]
     search_fields = ["title", "notes", "form_type", "accession_number"]
@@ -340,6 +387,7 @@ class AgReviewAdmin(BaseMilestoneAdmin):
         "stage",
         "status",
         "decided_on",
+        "risk",
     ]
     list_filter = [*BaseMilestoneAdmin.list_filter, "authority", "stage"]
     search_fields = ["title", "notes", "conditions"]
@@ -355,6 +403,7 @@ class IpoStepAdmin(BaseMilestoneAdmin):
         "ticker",
         "status",
         "target_date",
+        "risk",
     ]
     list_filter = [*BaseMilestoneAdmin.list_filter, "step"]
     search_fields = ["title", "notes", "ticker", "exchange"]

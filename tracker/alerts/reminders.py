@@ -14,6 +14,7 @@ from django.utils import timezone
 from tracker.models import Event, EventType, Milestone, MilestoneDependency
 from tracker.models.milestones import CLOSED_STATUSES
 from tracker.services.events import event_record
+from tracker.services.schedule import milestones_overdue_mark
 from tracker.snapshots import milestone_snapshot, subject_snapshot
 
 SCHEDULER = "scheduler"
@@ -26,8 +27,12 @@ def reminders_scan(*, today: datetime.date | None = None) -> list[int]:
     at least ``n`` days fires (so a milestone created three days ahead still gets its
     "7 days" reminder, once, and then its "1 day" one). Past the target date without
     completion, ``milestone.overdue`` fires once.
+
+    It also puts at risk (``milestone.at_risk``, once) the milestones whose target date has
+    passed since the record last changed: time moves without any change to recompute them.
     """
     today = today or timezone.localdate()
+    milestones_overdue_mark(today=today)
     lead_days = sorted(set(settings.ALERTS_REMINDER_DAYS))
     horizon = today + datetime.timedelta(days=max(lead_days, default=0))
     milestones = (

@@ -122,6 +122,7 @@ class MilestoneFilter(_UpdatedSinceFilterSet):
     target_date_to = filters.DateFilter(
         field_name="target_date", lookup_expr="lte", label="Target date on or before (YYYY-MM-DD)."
     )
+    at_risk = filters.BooleanFilter(label="Only milestones at risk (true) or not at risk (false).")
 
     class Meta:
         model = Milestone
@@ -132,6 +133,7 @@ class MilestoneFilter(_UpdatedSinceFilterSet):
             "status",
             "target_date_from",
             "target_date_to",
+            "at_risk",
             "updated_since",
         ]
 

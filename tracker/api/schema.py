@@ -2,8 +2,11 @@
 body on every 4xx an operation can answer."""
 
 from django.conf import settings
+from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
+
+from tracker.models.milestones import MAX_GAP_DAYS
 
 from .permissions import ReadPermission, RecordPermission
 from .views.base import VersionedMixin
@@ -53,6 +56,31 @@ class TrackerAutoSchema(AutoSchema):
         if self.method != "DELETE" and (self.method != "GET" or not self._is_list_view()):
             parameters.append(_ETAG)
         return parameters
+
+
+class DependencyItemFieldExtension(OpenApiSerializerFieldExtension):
+    """A dependency is written as an id or an object, and always read as an object."""
+
+    target_class = "tracker.api.serializers.record.DependencyItemField"
+
+    def map_serializer_field(self, auto_schema, direction):
+        from .serializers.record import MAX_ID
+
+        milestone_id = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+        gap = {
+            "type": "integer",
+            "minimum": 0,
+            "maximum": MAX_GAP_DAYS,
+            "description": "Days that must pass after that milestone.",
+        }
+        link = {
+            "type": "object",
+            "properties": {"id": milestone_id, "min_gap_days": gap},
+            "additionalProperties": False,
+        }
+        if direction == "response":
+            return {**link, "required": ["id", "min_gap_days"]}
+        return {"oneOf": [milestone_id, {**link, "required": ["id"]}]}
 
 
 # Which 4xx an operation can answer, beyond those that apply to every operation.

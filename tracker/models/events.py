@@ -15,6 +15,8 @@ class EventType(models.TextChoices):
     )
     MILESTONE_OVERDUE = "milestone.overdue", "Milestone overdue"
     MILESTONE_DELETED = "milestone.deleted", "Milestone deleted"
+    MILESTONE_AT_RISK = "milestone.at_risk", "Milestone at risk"
+    MILESTONE_BACK_ON_TRACK = "milestone.back_on_track", "Milestone back on track"
     PROCESS_CREATED = "process.created", "Process created"
     PROCESS_UPDATED = "process.updated", "Process updated"
     PROCESS_STATUS_CHANGED = "process.status_changed", "Process status changed"

@@ -1,4 +1,5 @@
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
@@ -34,6 +35,9 @@ class MilestoneStatus(models.TextChoices):
 # A milestone in one of these states is finished: reminders and overdue alerts skip it.
 CLOSED_STATUSES = (MilestoneStatus.COMPLETED, MilestoneStatus.CANCELLED)
 
+# Ten years: a longer minimum gap between two steps of one process is a typing mistake.
+MAX_GAP_DAYS = 3650
+
 
 class Milestone(models.Model):
     """One step of a process. Every kind lives in this table; typed kinds add a child row.
@@ -66,6 +70,27 @@ class Milestone(models.Model):
         blank=True,
     )
     position = models.PositiveIntegerField(default=0, help_text="Order within its process.")
+    # The schedule, computed by tracker.services.schedule in the transaction of every change
+    # that moves it (never edited directly): the actual date once it happened, else the
+    # later of the target date and each dependency's forecast plus its minimum gap.
+    forecast_date = models.DateField(
+        null=True,
+        blank=True,
+        editable=False,
+        help_text="When it is expected given its dependencies: the actual date once it "
+        "happened; none when cancelled or undated.",
+    )
+    at_risk = models.BooleanField(
+        default=False,
+        editable=False,
+        help_text="Open and forecast after its target date, or its target date has passed.",
+    )
+    at_risk_reason = models.CharField(
+        max_length=500, blank=True, editable=False, help_text="Why it is at risk, in words."
+    )
+    # What puts it at risk, as a key ("after:<dependency id>:<its forecast>:<gap>",
+    # "passed:<target date>"): an alert fires when the cause changes, never twice for one.
+    at_risk_cause = models.CharField(max_length=100, blank=True, editable=False)
     # Optimistic locking: a save names the version it was read at and is refused when the
     # row has moved on since (see tracker.services.milestones).
     version = models.PositiveIntegerField(default=1, editable=False)
@@ -77,6 +102,9 @@ class Milestone(models.Model):
         indexes = [
             models.Index(fields=["status", "target_date"]),
             models.Index(fields=["process", "position"]),
+            models.Index(
+                fields=["at_risk"], name="milestone_at_risk_idx", condition=Q(at_risk=True)
+            ),
         ]
         constraints = [
             models.CheckConstraint(
@@ -135,13 +163,19 @@ class Milestone(models.Model):
 
 
 class MilestoneDependency(models.Model):
-    """``milestone`` cannot happen before ``depends_on``."""
+    """``milestone`` cannot happen before ``depends_on``, nor sooner than ``min_gap_days``
+    after it (a public S-1 at least 15 days before the roadshow)."""
 
     milestone = models.ForeignKey(
         Milestone, on_delete=models.CASCADE, related_name="dependency_links"
     )
     depends_on = models.ForeignKey(
         Milestone, on_delete=models.CASCADE, related_name="dependent_links"
+    )
+    min_gap_days = models.PositiveSmallIntegerField(
+        default=0,
+        validators=[MaxValueValidator(MAX_GAP_DAYS)],
+        help_text=f"Days that must pass after the dependency (0 to {MAX_GAP_DAYS}).",
     )
 
     class Meta:
@@ -153,6 +187,11 @@ class MilestoneDependency(models.Model):
                 condition=~Q(milestone=F("depends_on")),
                 name="milestone_dependency_not_self",
                 violation_error_message="A milestone cannot depend on itself.",
+            ),
+            models.CheckConstraint(
+                condition=Q(min_gap_days__gte=0, min_gap_days__lte=MAX_GAP_DAYS),
+                name="milestone_dependency_gap_sane",
+                violation_error_message=f"A minimum gap is 0 to {MAX_GAP_DAYS} days.",
             ),
         ]
 

@@ -27,13 +27,13 @@ def process_list() -> QuerySet[Process]:
 
 
 def _dependencies() -> Prefetch:
-    # Only the ids are shown, so the link table alone answers (no join to milestones); a
+    # Only ids and gaps are shown, so the link table alone answers (no join to milestones); a
     # plain list attribute spares building a related manager per row.
     return Prefetch(
         "dependency_links",
-        queryset=MilestoneDependency.objects.only("id", "milestone_id", "depends_on_id").order_by(
-            "depends_on_id"
-        ),
+        queryset=MilestoneDependency.objects.only(
+            "id", "milestone_id", "depends_on_id", "min_gap_days"
+        ).order_by("depends_on_id"),
         to_attr="dependency_links_loaded",
     )
 

@@ -31,10 +31,51 @@ def event_record(
     changes: dict | None = None,
     dedupe_key: str | None = None,
 ) -> Event:
-    """Append one event; must run inside the transaction that made the change."""
+    """Append one event; must run inside the transaction of the change."""
+    (event,) = events_record(
+        [
+            event_row(
+                type=type,
+                actor=actor,
+                process=process,
+                snapshot=snapshot,
+                milestone=milestone,
+                changes=changes,
+                dedupe_key=dedupe_key,
+            )
+        ]
+    )
+    return event
+
+
+def events_record(events: list[Event]) -> list[Event]:
+    """Append ``events`` (built by ``event_row``) in one insert, inside the transaction of
+    the change: a schedule change can put hundreds of milestones at risk at once."""
     if not transaction.get_connection().in_atomic_block:
         raise RuntimeError("event_record must run inside the transaction of the change.")
-    event = Event.objects.create(
+    if len(events) == 1:
+        events[0].save()
+    else:
+        Event.objects.bulk_create(events)
+    for event in events:
+        # Ring the alerts doorbell once the change is committed; if the broker is down the
+        # alerts sweep finds the undispatched event instead (tracker.alerts.queue).
+        transaction.on_commit(lambda pk=event.pk: event_dispatch_enqueue(pk))
+    return events
+
+
+def event_row(
+    *,
+    type: str,
+    actor: Actor,
+    process: Process,
+    snapshot: dict,
+    milestone: Milestone | None = None,
+    changes: dict | None = None,
+    dedupe_key: str | None = None,
+) -> Event:
+    """An unsaved event, for ``events_record`` to append with others."""
+    return Event(
         type=type,
         occurred_at=timezone.now(),
         organization_id=process.organization_id,
@@ -46,10 +87,6 @@ def event_record(
         dedupe_key=dedupe_key,
         **actor_fields(actor),
     )
-    # Ring the alerts doorbell once the change is committed; if the broker is down the
-    # alerts sweep finds the undispatched event instead (tracker.alerts.queue).
-    transaction.on_commit(lambda: event_dispatch_enqueue(event.pk))
-    return event
 
 
 # The PostgreSQL advisory lock that makes stamping serial (any constant bigint will do, as

@@ -1,6 +1,7 @@
 """Writes to milestones of every kind, each with its events, in one transaction."""
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -16,6 +17,7 @@ from tracker.models import (
     MilestoneDependency,
     MilestoneKind,
 )
+from tracker.models.milestones import MAX_GAP_DAYS
 from tracker.snapshots import (
     json_value,
     milestone_field_names,
@@ -23,8 +25,9 @@ from tracker.snapshots import (
     subject_snapshot,
 )
 
-from .events import Actor, event_record
+from .events import Actor, event_record, event_row, events_record
 from .rows import row_lock, row_save
+from .schedule import schedule_lock, schedule_propagate
 
 MODEL_FOR_KIND: dict[str, type[Milestone]] = {
     MilestoneKind.GENERIC: Milestone,
@@ -37,8 +40,35 @@ KIND_FOR_MODEL = {model: kind for kind, model in MODEL_FOR_KIND.items()}
 # An arbitrary constant naming the advisory lock that guards the dependency graph.
 _DEPENDENCY_LOCK_KEY = 7_201_520
 
-# Fields callers may not set: identity, bookkeeping and the kind (fixed by the model).
-_PROTECTED_FIELDS = {"id", "pk", "milestone_ptr", "kind", "version", "created_at", "updated_at"}
+# Fields callers may not set: identity, bookkeeping, the kind (fixed by the model) and the
+# schedule (computed by tracker.services.schedule).
+_SCHEDULE_FIELDS = {"forecast_date", "at_risk", "at_risk_reason", "at_risk_cause"}
+_PROTECTED_FIELDS = {
+    "id",
+    "pk",
+    "milestone_ptr",
+    "kind",
+    "version",
+    "created_at",
+    "updated_at",
+    *_SCHEDULE_FIELDS,
+}
+# A change to one of these can move forecasts downstream (or, for the title, reword the
+# at-risk reasons that name it).
+_SCHEDULE_INPUTS = {"title", "status", "target_date", "actual_date", "depends_on", "min_gap_days"}
+
+
+@dataclass(frozen=True)
+class Dependency:
+    """A dependency with its minimum gap in days; ``None`` keeps the gap an existing link
+    has (0 for a new one), so callers that only know ids never erase gaps."""
+
+    milestone: Milestone
+    min_gap_days: int | None = None
+
+
+# What services take as ``depends_on``: milestones (gap kept, or 0) or Dependency objects.
+DependencyInput = Milestone | Dependency
 
 
 def milestone_create(
@@ -46,9 +76,10 @@ def milestone_create(
     actor: Actor,
     kind: str = MilestoneKind.GENERIC,
     data: Mapping[str, Any],
-    depends_on: Iterable[Milestone] = (),
+    depends_on: Iterable[DependencyInput] = (),
 ) -> Milestone:
-    """Create a milestone of ``kind`` from ``data`` and record ``milestone.created``.
+    """Create a milestone of ``kind`` from ``data`` and record ``milestone.created``
+    (and ``milestone.at_risk`` when its dependencies already make it late).
 
     Raises ValidationError (nothing saved) when the data breaks a rule.
     """
@@ -59,18 +90,21 @@ def milestone_create(
     milestone = model(kind=kind, **data)
     dependencies = list(depends_on)
     with transaction.atomic():
+        schedule_lock()
         if "position" not in data and milestone.process_id:
             milestone.position = _next_position(milestone.process_id)
         _validate(milestone)
         row_save(milestone)
-        _set_dependencies(milestone, dependencies)
-        event_record(
+        _set_dependencies(milestone, _gaps(dependencies, {}))
+        propagation = _propagate(actor, milestone)
+        created = event_row(
             type=EventType.MILESTONE_CREATED,
             actor=actor,
             process=milestone.process,
             milestone=milestone,
             snapshot=_snapshot(milestone),
         )
+        events_record([created, *propagation.events])
     return milestone
 
 
@@ -79,7 +113,7 @@ def milestone_update(
     actor: Actor,
     milestone: Milestone,
     data: Mapping[str, Any],
-    depends_on: Iterable[Milestone] | None = None,
+    depends_on: Iterable[DependencyInput] | None = None,
     expected_version: int | None = None,
 ) -> Milestone:
     """Apply ``data`` (and, when given, the new dependency set) to a milestone.
@@ -92,40 +126,47 @@ def milestone_update(
     ``milestone.date_changed`` (target or actual date moves) and ``milestone.updated``
     (everything else). A slip, "delayed with a new target date", is thus both a status
     change and a date change.
+
+    A change to the status, a date or a dependency recomputes the forecasts downstream
+    (tracker.services.schedule) in the same transaction; each milestone it puts at risk or
+    back on track gets its event after the change's own.
     """
     model = MODEL_FOR_KIND[milestone.kind]
     _refuse_protected(model, data)
     with transaction.atomic():
+        schedule_lock()
         current = row_lock(
             model, milestone.pk, expected_version=expected_version, label="milestone"
         )
         before = _facts(current)
-        old_dependency_ids = _dependency_ids(current)
+        old_gaps = _dependency_gaps(current)
         for name, value in data.items():
             setattr(current, name, value)
-        dependencies = list(depends_on) if depends_on is not None else None
-        new_dependency_ids = (
-            sorted(d.pk for d in dependencies) if dependencies is not None else old_dependency_ids
-        )
+        new_gaps = _gaps(depends_on, old_gaps) if depends_on is not None else old_gaps
         changes = {
             name: [old, new]
             for name, old in before.items()
             if old != (new := json_value(getattr(current, name)))
         }
-        if new_dependency_ids != old_dependency_ids:
-            changes["depends_on"] = [old_dependency_ids, new_dependency_ids]
+        if sorted(new_gaps) != sorted(old_gaps):
+            changes["depends_on"] = [sorted(old_gaps), sorted(new_gaps)]
+        if _gap_facts(new_gaps) != _gap_facts(old_gaps):
+            changes["min_gap_days"] = [_gap_facts(old_gaps), _gap_facts(new_gaps)]
         if not changes:
             return current
         _validate(current)
         current.version += 1
         row_save(current)
-        if dependencies is not None:
-            _set_dependencies(current, dependencies)
+        if new_gaps != old_gaps:
+            _set_dependencies(current, new_gaps)
         if "process_id" in changes:
             changes["process"] = changes.pop("process_id")
+        propagation = None
+        if _SCHEDULE_INPUTS & set(changes):
+            propagation = _propagate(actor, current)
         snapshot = _snapshot(current)
-        for event_type, event_changes in _split_changes(changes):
-            event_record(
+        events = [
+            event_row(
                 type=event_type,
                 actor=actor,
                 process=current.process,
@@ -133,6 +174,9 @@ def milestone_update(
                 changes=event_changes,
                 snapshot=snapshot,
             )
+            for event_type, event_changes in _split_changes(changes)
+        ]
+        events_record([*events, *(propagation.events if propagation else [])])
     return current
 
 
@@ -142,6 +186,7 @@ def milestone_delete(
     """Delete a milestone and record ``milestone.deleted`` with its last state."""
     model = MODEL_FOR_KIND[milestone.kind]
     with transaction.atomic():
+        schedule_lock()
         current = row_lock(
             model, milestone.pk, expected_version=expected_version, label="milestone"
         )
@@ -200,8 +245,27 @@ def _validate(milestone: Milestone) -> None:
     milestone.full_clean()
 
 
-def _set_dependencies(milestone: Milestone, dependencies: list[Milestone]) -> None:
-    ids = {d.pk for d in dependencies}
+def _gaps(dependencies: Iterable[DependencyInput], existing: dict[int, int]) -> dict[int, int]:
+    """``{dependency id: minimum gap}`` for the given dependencies; a gap left unsaid is the
+    existing link's, or 0."""
+    gaps: dict[int, int] = {}
+    for item in dependencies:
+        if isinstance(item, Dependency):
+            pk, gap = item.milestone.pk, item.min_gap_days
+        else:
+            pk, gap = item.pk, None
+        if gap is None:
+            gap = existing.get(pk, 0)
+        if isinstance(gap, bool) or not isinstance(gap, int) or not 0 <= gap <= MAX_GAP_DAYS:
+            raise ValidationError(
+                {"depends_on": f"A minimum gap is 0 to {MAX_GAP_DAYS} days, not {gap!r}."}
+            )
+        gaps[pk] = gap
+    return gaps
+
+
+def _set_dependencies(milestone: Milestone, gaps: dict[int, int]) -> None:
+    ids = set(gaps)
     if milestone.pk in ids:
         raise ValidationError({"depends_on": "A milestone cannot depend on itself."})
     if ids:  # removing links cannot close a cycle; adding them can
@@ -211,14 +275,25 @@ def _set_dependencies(milestone: Milestone, dependencies: list[Milestone]) -> No
             {"depends_on": "These dependencies would form a cycle back to this milestone."}
         )
     MilestoneDependency.objects.filter(milestone=milestone).exclude(depends_on_id__in=ids).delete()
-    existing = set(
-        MilestoneDependency.objects.filter(milestone=milestone).values_list(
-            "depends_on_id", flat=True
-        )
-    )
+    existing = _dependency_gaps(milestone)
+    for pk, gap in gaps.items():
+        if pk in existing and existing[pk] != gap:
+            MilestoneDependency.objects.filter(milestone=milestone, depends_on_id=pk).update(
+                min_gap_days=gap
+            )
     MilestoneDependency.objects.bulk_create(
-        MilestoneDependency(milestone=milestone, depends_on_id=pk) for pk in ids - existing
+        MilestoneDependency(milestone=milestone, depends_on_id=pk, min_gap_days=gaps[pk])
+        for pk in ids - set(existing)
     )
+
+
+def _propagate(actor: Actor, milestone: Milestone):
+    """Recompute the schedule from ``milestone`` down, and show the result on it."""
+    propagation = schedule_propagate(actor=actor, milestone_ids=[milestone.pk])
+    recomputed = propagation.states[milestone.pk]
+    for name in _SCHEDULE_FIELDS:
+        setattr(milestone, name, getattr(recomputed, name))
+    return propagation
 
 
 def _lock_dependency_graph() -> None:
@@ -245,6 +320,19 @@ def _facts(milestone: Milestone) -> dict[str, Any]:
         for name in milestone_field_names(milestone)
         if name not in _PROTECTED_FIELDS
     }
+
+
+def _dependency_gaps(milestone: Milestone) -> dict[int, int]:
+    return dict(
+        MilestoneDependency.objects.filter(milestone=milestone).values_list(
+            "depends_on_id", "min_gap_days"
+        )
+    )
+
+
+def _gap_facts(gaps: dict[int, int]) -> dict[str, int]:
+    """The gaps as an event shows them: ``{"<dependency id>": days}``, zero gaps left out."""
+    return {str(pk): gap for pk, gap in sorted(gaps.items()) if gap}
 
 
 def _dependency_ids(milestone: Milestone) -> list[int]:

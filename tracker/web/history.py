@@ -48,6 +48,8 @@ class EventView:
     milestone_title: str
     link: str
     changes: list[Change]
+    # For milestone.at_risk: why, in words (from the milestone as it stood then).
+    risk_reason: str = ""
 
     @property
     def subject(self) -> str:
@@ -67,6 +69,13 @@ def describe_events(events: Iterable[Event]) -> list[EventView]:
         pk
         for payload in payloads
         for values in [payload["changes"].get("depends_on")]
+        if values
+        for side in values
+        for pk in side or ()
+    } | {
+        int(pk)
+        for payload in payloads
+        for values in [payload["changes"].get("min_gap_days")]
         if values
         for side in values
         for pk in side or ()
@@ -110,6 +119,9 @@ def _event_view(event: Event, payload: dict, titles: dict[int, str]) -> EventVie
             )
             for name, (old, new) in payload["changes"].items()
         ],
+        risk_reason=milestone.get("at_risk_reason") or ""
+        if event.type == EventType.MILESTONE_AT_RISK
+        else "",
     )
 
 
@@ -132,6 +144,8 @@ def _model_field(name: str, subject_models: tuple[type[models.Model], ...]):
 def _field_label(name: str, subject_models: tuple[type[models.Model], ...]) -> str:
     if name == "depends_on":
         return "Depends on"
+    if name == "min_gap_days":
+        return "Minimum gaps"
     model_field = _model_field(name, subject_models)
     if model_field is None or not hasattr(model_field, "verbose_name"):
         return capfirst(name.replace("_", " "))
@@ -148,6 +162,11 @@ def _value_text(
         return "—"
     if name == "depends_on":
         return ", ".join(titles.get(pk, f"milestone #{pk}") for pk in value)
+    if name == "min_gap_days":  # {"<dependency id>": days}
+        return ", ".join(
+            f"{titles.get(int(pk), f'milestone #{pk}')}: {days} day{'s' if days != 1 else ''}"
+            for pk, days in value.items()
+        )
     if name == "process":
         return f"process #{value}"
     if name == "organization":

@@ -23,6 +23,7 @@ from tracker.models import (
     Event,
     EventType,
     Milestone,
+    MilestoneDependency,
     MilestoneKind,
     MilestoneStatus,
     Organization,
@@ -129,14 +130,23 @@ def timeline_milestone_list(*, process_ids: Iterable[int]) -> QuerySet[Milestone
     one-to-one links, and dependencies in one more, so the count of queries does not grow
     with the number of milestones.
     """
-    dependencies = Milestone.objects.select_related("process").order_by(
-        "process_id", "position", "id"
+    links = MilestoneDependency.objects.select_related("depends_on__process").order_by(
+        "depends_on__process_id", "depends_on__position", "depends_on_id"
     )
     return (
         Milestone.objects.filter(process_id__in=list(process_ids))
         .select_related("process__organization", "filing", "agreview", "ipostep")
-        .prefetch_related(Prefetch("depends_on", queryset=dependencies))
+        .prefetch_related(Prefetch("dependency_links", queryset=links))
         .order_by("process_id", "position", "target_date", "id")
+    )
+
+
+def milestone_at_risk_list() -> QuerySet[Milestone]:
+    """Milestones of active processes that are at risk, soonest target date first."""
+    return (
+        Milestone.objects.filter(at_risk=True, process__status=ProcessStatus.ACTIVE)
+        .select_related("process__organization")
+        .order_by("target_date", "id")
     )
 
 

@@ -11,7 +11,7 @@ from decimal import Decimal
 from django.core.exceptions import ObjectDoesNotExist
 from django.utils.formats import date_format
 
-from tracker.models import Milestone, MilestoneKind, MilestoneStatus
+from tracker.models import Milestone, MilestoneDependency, MilestoneKind, MilestoneStatus
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,8 @@ class Detail:
 class TimelineEntry:
     milestone: Milestone
     details: list[Detail]
-    dependencies: list[Milestone]
+    # The links to what it depends on (``depends_on`` and ``min_gap_days``).
+    dependencies: list[MilestoneDependency]
     # Completed: actual minus target (positive is late). Open and past target: days overdue.
     slip_days: int | None
     overdue_days: int | None
@@ -52,6 +53,17 @@ class TimelineEntry:
     def schedule_label(self) -> str:
         """ "Slip" once a milestone is late or done; before that, its schedule."""
         return "Slip" if self.slip_days is not None or self.is_overdue else "Schedule"
+
+    @property
+    def shows_forecast(self) -> bool:
+        """Open, and forecast later than planned: worth a line of its own."""
+        m = self.milestone
+        return bool(
+            not m.actual_date
+            and m.forecast_date
+            and m.target_date
+            and m.forecast_date > m.target_date
+        )
 
     @property
     def is_overdue(self) -> bool:
@@ -91,7 +103,7 @@ def timeline_entry(
     return TimelineEntry(
         milestone=milestone,
         details=typed_details(milestone) if full else [],
-        dependencies=list(milestone.depends_on.all()) if full else [],
+        dependencies=list(milestone.dependency_links.all()) if full else [],
         slip_days=slip,
         overdue_days=overdue,
         due_in_days=due_in,

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_safe
 from tracker.alerts.unsubscribe import unsubscribe_token_read
 from tracker.models import Milestone, MilestoneStatus, Organization, Process, Subscription
 from tracker.models.alerts import Channel
+from tracker.selectors.schedule import schedule_from_loaded
 from tracker.services.alerts import subscription_unsubscribe
 
 from . import selectors
@@ -24,10 +25,12 @@ from .access import public_read
 from .calendar import milestone_calendar, uid_host
 from .feeds import EventFeed, FeedRequest
 from .filters import FilterError, event_filters_parse
+from .gantt import gantt_svg
 from .history import describe_events
 from .timeline import timeline_entries
 
 UPCOMING_LENGTH = 10
+AT_RISK_LENGTH = 5
 OVERDUE_LENGTH = 25
 HISTORY_LENGTH = 20
 LATEST_CHANGES_LENGTH = 15
@@ -49,12 +52,15 @@ def dashboard(request: HttpRequest) -> HttpResponse:
     ]
     # One more than is shown, to tell whether the list was cut short.
     overdue = list(selectors.milestone_overdue_list(today=today)[: OVERDUE_LENGTH + 1])
+    at_risk = list(selectors.milestone_at_risk_list()[: AT_RISK_LENGTH + 1])
     context = {
         "nav": "dashboard",
         "today": today,
         "by_organization": by_organization,
         "overdue": timeline_entries(overdue[:OVERDUE_LENGTH], today=today, full=False),
         "overdue_more": len(overdue) > OVERDUE_LENGTH,
+        "at_risk": at_risk[:AT_RISK_LENGTH],
+        "at_risk_more": len(at_risk) > AT_RISK_LENGTH,
         "upcoming": timeline_entries(
             list(selectors.milestone_upcoming_list(today=today)[:UPCOMING_LENGTH]),
             today=today,
@@ -84,10 +90,19 @@ def organization_detail(request: HttpRequest, slug: str) -> HttpResponse:
     entries = defaultdict(list)
     for entry in timeline_entries(list(milestones), today=today):
         entries[entry.milestone.process_id].append(entry)
+    charts = {
+        process.pk: gantt_svg(
+            schedule_from_loaded(
+                process=process, milestones=[e.milestone for e in entries[process.pk]]
+            ),
+            today=today,
+        )
+        for process in processes
+    }
     context = {
         "nav": "organizations",
         "organization": organization,
-        "processes": [(process, entries[process.pk]) for process in processes],
+        "processes": [(process, entries[process.pk], charts[process.pk]) for process in processes],
         "history": describe_events(
             selectors.event_list(organization_id=organization.pk)[:HISTORY_LENGTH]
         ),
@@ -106,6 +121,8 @@ def process_detail(request: HttpRequest, pk: int) -> HttpResponse:
     entries = timeline_entries(
         list(selectors.timeline_milestone_list(process_ids=[process.pk])), today=today
     )
+    schedule = schedule_from_loaded(process=process, milestones=[e.milestone for e in entries])
+    critical = {e.milestone.pk: e.milestone for e in schedule.entries if e.critical}
     completed = sum(1 for e in entries if e.milestone.status == MilestoneStatus.COMPLETED)
     # As on the dashboard: a cancelled milestone will never be completed, so it is not counted.
     counted = sum(1 for e in entries if e.milestone.status != MilestoneStatus.CANCELLED)
@@ -117,6 +134,10 @@ def process_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "completed": completed,
         "counted": counted,
         "overdue_count": sum(1 for e in entries if e.is_overdue),
+        "at_risk_count": sum(1 for e in entries if e.milestone.at_risk),
+        "chart": gantt_svg(schedule, today=today),
+        "end_date": schedule.end_date,
+        "critical_path": [critical[pk] for pk in schedule.critical_path if pk in critical],
         "history": describe_events(selectors.event_list(process_id=process.pk)[:HISTORY_LENGTH]),
         "feed_query": f"process={process.pk}",
     }

@@ -1,5 +1,7 @@
 """Organizations, processes and milestones of every kind."""
 
+from collections.abc import Mapping
+
 from drf_spectacular.utils import (
     OpenApiExample,
     PolymorphicProxySerializer,
@@ -17,6 +19,9 @@ from tracker.models import (
     Organization,
     Process,
 )
+from tracker.models.milestones import MAX_GAP_DAYS
+from tracker.selectors.record import milestone_list
+from tracker.services.milestones import Dependency
 
 # 2**63 - 1: ids are PostgreSQL bigints; a larger number can only be "not found".
 MAX_ID = 9_223_372_036_854_775_807
@@ -81,22 +86,58 @@ class ProcessSerializer(serializers.ModelSerializer):
         validators = []
 
 
+class DependencySerializer(serializers.Serializer):
+    """One dependency: the milestone that must happen first and the minimum gap after it."""
+
+    id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    min_gap_days = serializers.IntegerField(
+        min_value=0,
+        max_value=MAX_GAP_DAYS,
+        required=False,
+        help_text="Days that must pass after that milestone. Left out: the link's current "
+        "gap, or 0 for a new link.",
+    )
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError({name: "Unknown field." for name in unknown})
+        return super().to_internal_value(data)
+
+
+class DependencyItemField(serializers.Field):
+    """A dependency written as an id (the gap unchanged, or 0) or as ``{"id", "min_gap_days"}``."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, Mapping):
+            item = DependencySerializer().run_validation(data)
+            return item["id"], item.get("min_gap_days")
+        pk = serializers.IntegerField(min_value=1, max_value=MAX_ID).run_validation(data)
+        return pk, None
+
+    def to_representation(self, link):
+        return {"id": link.depends_on_id, "min_gap_days": link.min_gap_days}
+
+
 class DependsOnField(serializers.ListField):
-    """Ids of the milestones this one depends on; read from the prefetched link rows."""
+    """The milestones this one depends on, with gaps; read from the prefetched link rows."""
 
     def __init__(self, **kwargs):
-        kwargs.setdefault("child", serializers.IntegerField(min_value=1, max_value=MAX_ID))
+        kwargs.setdefault("child", DependencyItemField())
         kwargs.setdefault("max_length", MAX_DEPENDENCIES)
         kwargs.setdefault("required", False)
-        kwargs.setdefault("help_text", "Ids of the milestones that must happen before this one.")
+        kwargs.setdefault(
+            "help_text",
+            "The milestones that must happen before this one. Write ids, or objects "
+            '`{"id", "min_gap_days"}` to set the minimum gap in days (an id alone keeps the '
+            "link's gap, 0 for a new one); read as objects. A cycle is refused.",
+        )
         super().__init__(**kwargs)
 
     def get_attribute(self, instance):
         # Loaded by tracker.selectors.record.milestone_rows.
         return instance.dependency_links_loaded
-
-    def to_representation(self, links):
-        return [link.depends_on_id for link in links]
 
 
 _COMMON_FIELDS = [
@@ -111,12 +152,23 @@ _COMMON_FIELDS = [
     "source_url",
     "notes",
     "depends_on",
+    "forecast_date",
+    "at_risk",
+    "at_risk_reason",
     "position",
     "version",
     "created_at",
     "updated_at",
 ]
-_READ_ONLY_FIELDS = ["kind", "version", "created_at", "updated_at"]
+_READ_ONLY_FIELDS = [
+    "kind",
+    "forecast_date",
+    "at_risk",
+    "at_risk_reason",
+    "version",
+    "created_at",
+    "updated_at",
+]
 FILING_FIELDS = ["agency", "form_type", "accession_number", "filed_on", "document_url"]
 AG_REVIEW_FIELDS = ["authority", "stage", "conditions", "decided_on"]
 IPO_STEP_FIELDS = [
@@ -141,14 +193,18 @@ class _MilestoneBase(serializers.ModelSerializer):
     )
     depends_on = DependsOnField()
 
-    def validate_depends_on(self, ids: list[int]) -> list[Milestone]:
-        found = {m.pk: m for m in Milestone.objects.filter(pk__in=set(ids))}
-        missing = sorted(set(ids) - set(found))
+    def validate_depends_on(self, items: list[tuple[int, int | None]]) -> list[Dependency]:
+        gaps = dict(items)
+        if len(gaps) != len(items):
+            raise serializers.ValidationError("Each milestone can be named once.")
+        # Only milestones the caller can read can be depended on; others are "no milestone".
+        found = {m.pk: m for m in milestone_list().filter(pk__in=set(gaps))}
+        missing = sorted(set(gaps) - set(found))
         if missing:
             raise serializers.ValidationError(
                 f"No milestone has the id(s) {', '.join(map(str, missing))}."
             )
-        return [found[pk] for pk in dict.fromkeys(ids)]
+        return [Dependency(found[pk], gap) for pk, gap in gaps.items()]
 
 
 class FilingDetailsSerializer(serializers.ModelSerializer):
@@ -223,7 +279,10 @@ _MILESTONE_EXAMPLE = {
     "actual_date": "2025-10-28",
     "source_url": "https://oag.ca.gov/news",
     "notes": "Memorandum of understanding with conditions.",
-    "depends_on": [40],
+    "depends_on": [{"id": 40, "min_gap_days": 20}],
+    "forecast_date": "2025-10-28",
+    "at_risk": False,
+    "at_risk_reason": "",
     "position": 4,
     "version": 3,
     "created_at": "2025-09-01T12:00:00Z",

@@ -2,6 +2,8 @@
 selectors; writes call the same services as the admin, so they write the same events."""
 
 from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework.decorators import action
+from rest_framework.response import Response
 
 from tracker.api.filters import MilestoneFilter, OrganizationFilter, ProcessFilter
 from tracker.api.pagination import IdsFirstPagePagination
@@ -14,8 +16,10 @@ from tracker.api.serializers.record import (
     OrganizationSerializer,
     ProcessSerializer,
 )
+from tracker.api.serializers.schedule import ScheduleSerializer
 from tracker.models import MilestoneKind
 from tracker.selectors import record as selectors
+from tracker.selectors.schedule import process_schedule
 from tracker.services.milestones import milestone_create, milestone_delete, milestone_update
 from tracker.services.organizations import (
     organization_create,
@@ -106,6 +110,17 @@ class ProcessViewSet(ServiceViewSet):
 
     def service_delete(self, instance, expected_version):
         process_delete(actor=self.request.user, process=instance, expected_version=expected_version)
+
+    @extend_schema(
+        summary="Get a process's schedule",
+        description="Its milestones in order with target, forecast and actual dates, slip, "
+        "at-risk state and whether each is on the critical path (the chain that decides the "
+        "process's last forecast date).",
+        responses=ScheduleSerializer,
+    )
+    @action(detail=True, methods=["get"], serializer_class=ScheduleSerializer)
+    def schedule(self, request, pk=None):
+        return Response(ScheduleSerializer(process_schedule(process=self.get_object())).data)
 
 
 class _MilestoneViewSet(ServiceViewSet):
