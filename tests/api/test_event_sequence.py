@@ -1,6 +1,10 @@
 """The feed's sequence is commit order: a poller resuming with ?after= never skips an event,
 even when transactions commit out of id order. Real PostgreSQL, real concurrent
-transactions (one connection per thread)."""
+transactions (one connection per thread).
+
+The writers create processes: milestone writes take turns on the schedule's lock
+(tracker.services.schedule), so two of them could not commit out of id order.
+"""
 
 import random
 import threading
@@ -9,11 +13,11 @@ import time
 import pytest
 from django.db import connection, transaction
 
-from tests.factories import ProcessFactory
+from tests.factories import OrganizationFactory
 from tracker.alerts.dispatch import event_dispatch
 from tracker.models import Event
 from tracker.services.events import events_sequence_stamp
-from tracker.services.milestones import milestone_create
+from tracker.services.processes import process_create
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -41,15 +45,15 @@ def _in_thread(target) -> threading.Thread:
 
 
 def test_an_event_committed_after_a_later_id_is_not_skipped(client):
-    process = ProcessFactory()
+    organization = OrganizationFactory()
     events_sequence_stamp()
     inserted, commit = threading.Event(), threading.Event()
     slow = {}
 
     def slow_writer():
         with transaction.atomic():
-            slow["milestone"] = milestone_create(
-                actor="slow", data={"process": process, "title": "Slow"}
+            slow["process"] = process_create(
+                actor="slow", data={"organization": organization, "kind": "other", "title": "Slow"}
             )
             inserted.set()
             assert commit.wait(10)
@@ -57,8 +61,10 @@ def test_an_event_committed_after_a_later_id_is_not_skipped(client):
     thread = _in_thread(slow_writer)
     assert inserted.wait(10)
     # T2 takes a higher id and commits first; its dispatch stamps it.
-    fast = milestone_create(actor="fast", data={"process": process, "title": "Fast"})
-    fast_event = Event.objects.get(milestone=fast)
+    fast = process_create(
+        actor="fast", data={"organization": organization, "kind": "other", "title": "Fast"}
+    )
+    fast_event = Event.objects.get(process=fast)
     event_dispatch(event_id=fast_event.pk)
 
     # The poller reads in between and keeps the last sequence it saw.
@@ -68,7 +74,7 @@ def test_an_event_committed_after_a_later_id_is_not_skipped(client):
 
     commit.set()
     thread.join(10)
-    slow_event = Event.objects.get(milestone=slow["milestone"])
+    slow_event = Event.objects.get(process=slow["process"])
     assert slow_event.pk < fast_event.pk  # the id order the old cursor followed
     event_dispatch(event_id=slow_event.pk)
 
@@ -78,7 +84,7 @@ def test_an_event_committed_after_a_later_id_is_not_skipped(client):
 
 
 def test_concurrent_writers_and_stampers_leave_no_gap_for_a_poller(client):
-    process = ProcessFactory()
+    organization = OrganizationFactory()
     writers, per_writer = 4, 12
     done = threading.Event()
 
@@ -86,8 +92,13 @@ def test_concurrent_writers_and_stampers_leave_no_gap_for_a_poller(client):
         rng = random.Random(number)
         for index in range(per_writer):
             with transaction.atomic():
-                milestone_create(
-                    actor=f"writer-{number}", data={"process": process, "title": f"{index}"}
+                process_create(
+                    actor=f"writer-{number}",
+                    data={
+                        "organization": organization,
+                        "kind": "other",
+                        "title": f"{number}-{index}",
+                    },
                 )
                 # Hold the transaction open a while, so commits overtake each other's ids.
                 time.sleep(rng.uniform(0, 0.02))

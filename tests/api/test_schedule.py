@@ -9,6 +9,7 @@ import pytest
 from tests.api.conftest import bearer
 from tests.factories import ProcessFactory
 from tracker.models import Event, MilestoneDependency, MilestoneStatus
+from tracker.services.events import events_sequence_stamp
 from tracker.services.milestones import Dependency, milestone_create, milestone_update
 
 pytestmark = pytest.mark.django_db
@@ -176,6 +177,7 @@ def test_at_risk_events_are_filterable_in_the_feed(client, ipo):
     milestone_update(
         actor="test", milestone=filing, data={"target_date": datetime.date.fromisoformat(day(20))}
     )
+    events_sequence_stamp()  # as the dispatcher does after commit
     events = client.get("/api/v1/events/", {"type": "milestone.at_risk"}).json()["results"]
     assert [e["milestone"]["id"] for e in events] == [roadshow.pk, pricing.pk]
     assert {e["type"] for e in events} == {"milestone.at_risk"}

@@ -8,6 +8,7 @@ from django.urls import reverse
 
 from tracker.models import MilestoneStatus
 from tracker.selectors.schedule import process_schedule
+from tracker.services.events import events_sequence_stamp
 from tracker.services.milestones import Dependency, milestone_update
 from tracker.web.gantt import gantt_svg
 
@@ -116,6 +117,7 @@ def test_the_dashboard_lists_milestones_at_risk(client, slipped):
 
 
 def test_the_feed_shows_at_risk_with_its_reason(client, slipped):
+    events_sequence_stamp()  # as the dispatcher does after commit
     response = client.get(reverse("web_events_feed"), {"type": "milestone.at_risk"})
     body = response.content.decode()
     assert response.status_code == 200
