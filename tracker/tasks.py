@@ -1,13 +1,22 @@
-"""Celery tasks: thin wrappers that take ids and call into tracker.alerts.
+"""Celery tasks: thin wrappers that take ids and call into tracker.alerts and
+tracker.sources.
 
 Every task is safe to run twice (the work is claimed in the database first). The sending
 tasks acknowledge late, so a message whose worker was killed is delivered again; the sweep
 also reclaims such work from the database without waiting for the broker.
 """
 
+import logging
+
 from celery import shared_task
 
 from tracker.alerts import digests, dispatch, reminders, sending, sweep
+from tracker.models import Organization
+from tracker.sources.edgar import feed as edgar_feed
+from tracker.sources.edgar.client import EdgarClient, MissingUserAgent
+from tracker.sources.edgar.sync import followed_organization_ids, organization_sync
+
+logger = logging.getLogger(__name__)
 
 _LATE_ACK = {"acks_late": True, "reject_on_worker_lost": True}
 
@@ -57,3 +66,47 @@ def digests_build(cadence: str) -> int:
 def attempts_prune() -> int:
     """Delete delivery attempts older than the retention setting."""
     return sweep.attempts_prune()
+
+
+@shared_task
+def edgar_sync() -> int:
+    """Queue one sync per organization that follows EDGAR (the safety net of the feed)."""
+    organization_ids = followed_organization_ids()
+    for organization_id in organization_ids:
+        edgar_sync_organization.delay(organization_id)
+    return len(organization_ids)
+
+
+@shared_task
+def edgar_sync_organization(organization_id: int) -> str:
+    """Sync one organization with EDGAR; returns what it found, or why it failed."""
+    organization = Organization.objects.filter(pk=organization_id).first()
+    if organization is None or not organization.cik:
+        return "gone"
+    try:
+        client = EdgarClient()
+    except MissingUserAgent as error:
+        logger.warning("EDGAR sync skipped: %s", error)
+        return str(error)
+    try:
+        return organization_sync(organization=organization, client=client).message
+    finally:
+        client.close()
+
+
+@shared_task
+def edgar_feed_poll() -> int:
+    """Read EDGAR's current-filings feed and queue a sync of each followed company in it
+    (of every followed company when the feed moved on further than the pages read)."""
+    try:
+        client = EdgarClient()
+    except MissingUserAgent as error:
+        logger.warning("EDGAR feed poll skipped: %s", error)
+        return 0
+    try:
+        organization_ids = edgar_feed.feed_poll(client=client).organization_ids
+    finally:
+        client.close()
+    for organization_id in organization_ids:
+        edgar_sync_organization.delay(organization_id)
+    return len(organization_ids)
