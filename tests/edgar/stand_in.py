@@ -54,10 +54,10 @@ class EdgarStandIn:
                      dict(request.headers))
             )  # fmt: skip
         override = self.overrides.get(request.path)
-        if callable(override):
-            return override(request)
-        if override is not None:
+        if isinstance(override, Response):
             return override
+        if override is not None:
+            return override(request)
         if request.path == "/cgi-bin/browse-edgar":
             query = parse_qs(request.query_string.decode())
             start, count = int(query["start"][0]), int(query["count"][0])

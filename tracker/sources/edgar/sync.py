@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from tracker.models import EdgarSync, Organization
+from tracker.models import EdgarSync, EdgarSyncStatus, Organization
 from tracker.services.edgar import (
     ImportResult,
     edgar_sync_apply,
@@ -75,7 +75,8 @@ def _sync(organization, client, document) -> SyncOutcome:
     if document is None:
         fetched = client.submissions(cik, etag=state.etag, last_modified=state.last_modified)
         if fetched is None:
-            edgar_sync_unchanged(organization=organization)
+            if state.status == EdgarSyncStatus.FAILED:  # else there is nothing to write
+                edgar_sync_unchanged(organization=organization)
             return SyncOutcome(organization, "unchanged", "Unchanged since the last sync.")
         document, etag, last_modified = fetched.body, fetched.etag, fetched.last_modified
     submissions = submissions_parse(document)
