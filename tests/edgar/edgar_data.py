@@ -129,3 +129,23 @@ def feed(entries: list[tuple[str, str, int, str]]) -> bytes:
 
 def dumps(document) -> bytes:
     return json.dumps(document).encode()
+
+
+def parse_tolerance_document() -> bytes:
+    """An older-style document: unpadded integer CIK, optional columns and files missing,
+    unknown keys present."""
+    return dumps(
+        {
+            "cik": 1766140,
+            "name": "Example Therapeutics",
+            "newTopLevelThing": [1, 2],
+            "filings": {
+                "recent": {
+                    "accessionNumber": ["0001213900-21-028391"],
+                    "filingDate": ["2021-05-03"],
+                    "form": ["S-1"],
+                    "core_type": ["S-1"],
+                }
+            },
+        }
+    )
