@@ -86,7 +86,7 @@ def edgar_sync_organization(organization_id: int) -> str:
     try:
         client = EdgarClient()
     except MissingUserAgent as error:
-        logger.warning("EDGAR sync skipped: %s", error)
+        logger.info("EDGAR sync skipped: %s", error)
         return str(error)
     try:
         return organization_sync(organization=organization, client=client).message
@@ -101,7 +101,7 @@ def edgar_feed_poll() -> int:
     try:
         client = EdgarClient()
     except MissingUserAgent as error:
-        logger.warning("EDGAR feed poll skipped: %s", error)
+        logger.info("EDGAR feed poll skipped: %s", error)
         return 0
     try:
         organization_ids = edgar_feed.feed_poll(client=client).organization_ids
