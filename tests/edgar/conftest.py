@@ -14,3 +14,16 @@ def edgar(httpserver, settings):
     rate_limiter().reset()  # the window and any pause live in Redis across tests
     yield stand_in
     rate_limiter().reset()
+
+
+# The real parts of the alerts' end-to-end tests: a Celery worker subprocess, a webhook
+# receiver and an SMTP server (tests/alerts/conftest.py).
+from tests.alerts.conftest import (  # noqa: E402, F401
+    _no_worker_outlives_the_session,
+    owner,
+    pytest_runtest_makereport,
+    receiver,
+    smtp_server,
+    worker,
+    worker_env,
+)
