@@ -7,8 +7,10 @@ also reclaims such work from the database without waiting for the broker.
 """
 
 import logging
+import random
 
 from celery import shared_task
+from django.conf import settings
 
 from tracker.alerts import digests, dispatch, reminders, sending, sweep
 from tracker.models import Organization
@@ -71,9 +73,20 @@ def attempts_prune() -> int:
 @shared_task
 def edgar_sync() -> int:
     """Queue one sync per organization that follows EDGAR (the safety net of the feed)."""
-    organization_ids = followed_organization_ids()
+    return _edgar_syncs_queue(followed_organization_ids())
+
+
+def _edgar_syncs_queue(organization_ids: list[int]) -> int:
+    # With many followed companies a round takes longer than the interval at EDGAR's rate
+    # (10,000 at 10/s: 17 minutes): each task expires when the next round is queued, so
+    # rounds never pile up, and the order is shuffled so that the companies one round did
+    # not reach are as likely as any to be reached by the next.
+    organization_ids = list(organization_ids)
+    random.shuffle(organization_ids)
     for organization_id in organization_ids:
-        edgar_sync_organization.delay(organization_id)
+        edgar_sync_organization.apply_async(
+            (organization_id,), expires=settings.EDGAR_SYNC_INTERVAL
+        )
     return len(organization_ids)
 
 
@@ -96,17 +109,23 @@ def edgar_sync_organization(organization_id: int) -> str:
 
 @shared_task
 def edgar_feed_poll() -> int:
-    """Read EDGAR's current-filings feed and queue a sync of each followed company in it
-    (of every followed company when the feed moved on further than the pages read)."""
+    """Read EDGAR's current-filings feed and sync the followed companies in it; when the
+    feed moved on further than the pages read, queue a sync of every followed company.
+
+    The companies in the feed are synced here rather than queued, so that a new filing is
+    not queued behind a full sync's thousands of tasks (route this task to its own queue).
+    """
     try:
         client = EdgarClient()
     except MissingUserAgent as error:
         logger.info("EDGAR feed poll skipped: %s", error)
         return 0
     try:
-        organization_ids = edgar_feed.feed_poll(client=client).organization_ids
+        result = edgar_feed.feed_poll(client=client)
+        if result.gap:
+            return _edgar_syncs_queue(result.organization_ids)
+        for organization in Organization.objects.filter(pk__in=result.organization_ids):
+            organization_sync(organization=organization, client=client)
     finally:
         client.close()
-    for organization_id in organization_ids:
-        edgar_sync_organization.delay(organization_id)
-    return len(organization_ids)
+    return len(result.organization_ids)

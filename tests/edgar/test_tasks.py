@@ -65,3 +65,16 @@ def test_the_submissions_parser_tolerates_what_changes_over_the_years():
     assert parsed.cik == 1766140  # an unpadded integer in older copies
     assert [(r.form, r.file_number, r.acceptance) for r in parsed.filings] == [("S-1", "", "")]
     assert parsed.pages == []
+
+
+def test_the_feed_poll_syncs_the_followed_companies_in_the_feed(edgar):
+    company = OrganizationFactory(cik=f"{CIK:010d}", follow_edgar=True)
+    OrganizationFactory(cik="0000001002", follow_edgar=True)
+    rows = ipo_rows()
+    edgar.company(CIK, submissions(CIK, list(rows.values())))
+    edgar.feed_entries = [(rows["424b4"]["accessionNumber"], "424B4", CIK, "Example")]
+
+    assert tasks.edgar_feed_poll() == 1
+
+    assert company.edgar_sync.status == "ok"
+    assert edgar.paths() == ["/cgi-bin/browse-edgar", f"/submissions/CIK{CIK:010d}.json"]
