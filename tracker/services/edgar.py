@@ -108,12 +108,11 @@ def edgar_sync_apply(
             "error": "",
             "etag": etag,
             "last_modified": last_modified,
-            "disagreements_reported": state.disagreements_reported,
+            "synced_at": timezone.now(),
         }
         if pages_read is not None:
             values["pages_read"] = pages_read
             values["page_filings"] = [row.as_json() for row in page_filings or []]
-        values["synced_at"] = timezone.now()
         for name, value in values.items():
             setattr(state, name, value)
         state.save()
