@@ -111,3 +111,36 @@ def test_a_filing_the_editor_entered_is_not_imported_twice(edgar, ipo):
     assert Filing.objects.filter(accession_number=typed.accession_number).count() == 1
     assert Filing.objects.get(pk=typed.pk).title == "S-1 as typed by an editor"
     assert Filing.objects.filter(process=ipo).count() == 14
+
+
+def test_planned_comment_rounds_are_completed_in_order_and_more_are_added(edgar, ipo):
+    rows = ipo_rows()
+    planned = IpoStepFactory(
+        process=ipo, step="sec_comment_round", title="First SEC comments",
+        target_date=D("2021-02-01"),
+    )  # fmt: skip
+    edgar.company(CIK, submissions(CIK, list(rows.values())))
+
+    sync(ipo.organization)
+
+    rounds = list(IpoStep.objects.filter(step="sec_comment_round").order_by("actual_date"))
+    assert [r.pk == planned.pk for r in rounds] == [True, False]
+    assert [r.actual_date for r in rounds] == [D("2021-02-08"), D("2021-05-20")]
+    assert rounds[0].target_date == D("2021-02-01")
+    assert rounds[1].title == "SEC comment round 2"
+
+
+def test_a_step_the_editor_cancelled_stays_cancelled_and_edgar_is_noted(edgar, ipo):
+    cancelled = IpoStepFactory(
+        process=ipo, step="confidential_draft_submitted", status=MilestoneStatus.CANCELLED
+    )
+    edgar.company(CIK, submissions(CIK, list(ipo_rows().values())))
+
+    sync(ipo.organization)
+
+    cancelled.refresh_from_db()
+    assert cancelled.status == MilestoneStatus.CANCELLED
+    assert "EDGAR shows this step on 2021-01-11" in cancelled.notes
+    assert "the status is kept" in cancelled.notes
+    public = IpoStep.objects.get(step="public_registration_filed")
+    assert list(public.depends_on.all()) == [cancelled.milestone_ptr]
