@@ -86,9 +86,10 @@ class ReceiverProcess:
 
 
 class WorkerProcess:
-    """``celery -A config worker --pool threads`` (no beat: only the doorbell path is timed)."""
+    """``celery -A config worker --pool threads``; no beat unless asked (the alerts benches
+    time only the doorbell path)."""
 
-    def __init__(self, log_path: Path, concurrency: int = 4):
+    def __init__(self, log_path: Path, concurrency: int = 4, beat: bool = False):
         from config.celery_app import app
 
         app.control.purge()
@@ -110,6 +111,7 @@ class WorkerProcess:
                 "--without-mingle",
                 "--without-gossip",
                 "--without-heartbeat",
+                *(["-B", "-s", str(log_path.with_suffix(".beat"))] if beat else []),
             ],  # fmt: skip
             cwd=ROOT,
             env=ENV,

@@ -1,6 +1,8 @@
 """The demo record: a research lab controlled by a nonprofit converts into a public benefit
 corporation, two attorneys general review it, its largest partner renegotiates, and the lab
-weighs an IPO.
+weighs an IPO. A made-up robotics company that follows EDGAR shows an IPO imported by the
+EDGAR importer from a hand-made submissions document (``tracker/sources/edgar/
+demo_submissions.json``), through the same code path as ``manage.py edgar_sync --file``.
 
 Facts up to late October 2025 come from public announcements (source URLs on each
 milestone). Every IPO date is illustrative: no IPO had been announced. Loading goes through the
@@ -16,6 +18,7 @@ tell the story), which leaves the roadshow and the steps after it at risk.
 
 import datetime
 from decimal import Decimal
+from pathlib import Path
 
 from django.db import transaction
 
@@ -24,6 +27,7 @@ from tracker.models.milestones import AgAuthority, Agency, AgStage, IpoStepType
 from tracker.services.milestones import Dependency, milestone_create, milestone_update
 from tracker.services.organizations import organization_create, organization_update
 from tracker.services.processes import process_create, process_update
+from tracker.sources.edgar.sync import organization_sync
 
 ACTOR = "demo"
 D = datetime.date
@@ -53,7 +57,18 @@ ORGANIZATIONS = [
         "state_of_incorporation": "Washington",
         "website": "https://www.microsoft.com",
     },
+    {
+        # Made up, CIK included: its IPO is imported from EDGAR_DEMO_SUBMISSIONS below.
+        "slug": "northwind-robotics",
+        "name": "Northwind Robotics, Inc. (illustrative)",
+        "cik": "9990001",
+        "ticker": "NWRB",
+        "state_of_incorporation": "Delaware",
+        "follow_edgar": True,
+    },
 ]
+EDGAR_DEMO_ORGANIZATION = "northwind-robotics"
+EDGAR_DEMO_SUBMISSIONS = Path(__file__).parent / "sources" / "edgar" / "demo_submissions.json"
 
 PROCESSES = [
     {
@@ -282,7 +297,7 @@ PROCESSES = [
 
 def demo_load() -> dict[str, int]:
     """Create or bring up to date the demo record; returns counts of what was created."""
-    created = {"organizations": 0, "processes": 0, "milestones": 0}
+    created = {"organizations": 0, "processes": 0, "milestones": 0, "EDGAR filings": 0}
     with transaction.atomic():
         organizations = {}
         for data in ORGANIZATIONS:
@@ -305,7 +320,19 @@ def demo_load() -> dict[str, int]:
             else:
                 process = process_update(actor=ACTOR, process=process, data=data)
             created["milestones"] += _load_milestones(process, spec["milestones"])
+        created["EDGAR filings"] = _import_edgar(organizations[EDGAR_DEMO_ORGANIZATION])
     return created
+
+
+def _import_edgar(organization: Organization) -> int:
+    """Import the made-up company's IPO as ``edgar_sync --file`` does; returns the number
+    of filings imported (none once they are)."""
+    outcome = organization_sync(
+        organization=organization, document=EDGAR_DEMO_SUBMISSIONS.read_bytes()
+    )
+    if outcome.status == "failed":
+        raise RuntimeError(f"The demo's EDGAR document did not import: {outcome.message}")
+    return len(outcome.result.imported)
 
 
 def _load_milestones(process: Process, specs: list[dict]) -> int:

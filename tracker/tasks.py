@@ -1,13 +1,24 @@
-"""Celery tasks: thin wrappers that take ids and call into tracker.alerts.
+"""Celery tasks: thin wrappers that take ids and call into tracker.alerts and
+tracker.sources.
 
 Every task is safe to run twice (the work is claimed in the database first). The sending
 tasks acknowledge late, so a message whose worker was killed is delivered again; the sweep
 also reclaims such work from the database without waiting for the broker.
 """
 
+import logging
+import random
+
 from celery import shared_task
+from django.conf import settings
 
 from tracker.alerts import digests, dispatch, reminders, sending, sweep
+from tracker.models import Organization
+from tracker.sources.edgar import feed as edgar_feed
+from tracker.sources.edgar.client import EdgarClient, MissingUserAgent
+from tracker.sources.edgar.sync import followed_organization_ids, organization_sync
+
+logger = logging.getLogger(__name__)
 
 _LATE_ACK = {"acks_late": True, "reject_on_worker_lost": True}
 
@@ -57,3 +68,65 @@ def digests_build(cadence: str) -> int:
 def attempts_prune() -> int:
     """Delete delivery attempts older than the retention setting."""
     return sweep.attempts_prune()
+
+
+@shared_task
+def edgar_sync() -> int:
+    """Queue one sync per organization that follows EDGAR (the safety net of the feed)."""
+    return _edgar_syncs_queue(followed_organization_ids())
+
+
+def _edgar_syncs_queue(organization_ids: list[int]) -> int:
+    # With many followed companies a round takes longer than the interval at EDGAR's rate
+    # (10,000 at 10/s: 17 minutes): each task expires when the next round is queued, so
+    # rounds never pile up, and the order is shuffled so that the companies one round did
+    # not reach are as likely as any to be reached by the next.
+    organization_ids = list(organization_ids)
+    random.shuffle(organization_ids)
+    for organization_id in organization_ids:
+        edgar_sync_organization.apply_async(
+            (organization_id,), expires=settings.EDGAR_SYNC_INTERVAL
+        )
+    return len(organization_ids)
+
+
+@shared_task
+def edgar_sync_organization(organization_id: int) -> str:
+    """Sync one organization with EDGAR; returns what it found, or why it failed."""
+    organization = Organization.objects.filter(pk=organization_id).first()
+    if organization is None or not organization.cik:
+        return "gone"
+    try:
+        client = EdgarClient()
+    except MissingUserAgent as error:
+        logger.info("EDGAR sync skipped: %s", error)
+        return str(error)
+    try:
+        return organization_sync(organization=organization, client=client).message
+    finally:
+        client.close()
+
+
+@shared_task
+def edgar_feed_poll() -> int:
+    """Read EDGAR's current-filings feed and sync the followed companies in it; when the
+    feed moved on further than the pages read, queue a sync of every followed company.
+
+    The companies in the feed are synced here rather than queued, so that a new filing is
+    not queued behind a full sync's thousands of tasks (this task runs on the periodic queue,
+    a round's syncs on the sources queue).
+    """
+    try:
+        client = EdgarClient()
+    except MissingUserAgent as error:
+        logger.info("EDGAR feed poll skipped: %s", error)
+        return 0
+    try:
+        result = edgar_feed.feed_poll(client=client)
+        if result.gap:
+            return _edgar_syncs_queue(result.organization_ids)
+        for organization in Organization.objects.filter(pk__in=result.organization_ids):
+            organization_sync(organization=organization, client=client)
+    finally:
+        client.close()
+    return len(result.organization_ids)

@@ -135,7 +135,9 @@ CELERY_TASK_ROUTES = {
     "tracker.tasks.event_dispatch": {"queue": "dispatch"},
     "tracker.tasks.deliveries_send": {"queue": "send"},
     "tracker.tasks.digest_send": {"queue": "send"},
-    "tracker.tasks.edgar_*": {"queue": "sources"},
+    # A full EDGAR round is thousands of these; the feed poll and the round's fan-out are
+    # quick and stay on the periodic queue, so a new filing never waits behind a round.
+    "tracker.tasks.edgar_sync_organization": {"queue": "sources"},
 }
 # Late-acknowledged tasks: a worker reserves one message at a time, so a message it holds
 # is never stuck behind a long task while another worker is idle.
@@ -266,7 +268,36 @@ ALERTS_ATTEMPT_RETENTION_DAYS = env.int("ALERTS_ATTEMPT_RETENTION_DAYS", default
 # for its supervisor to restart it (tracker/alerts/watchdog.py). 0 turns the watchdog off.
 ALERTS_WATCHDOG_STALL_SECONDS = env.float("ALERTS_WATCHDOG_STALL_SECONDS", default=60.0)
 
+# --- EDGAR (tracker/sources/edgar) -------------------------------------------------------
+# Where the SEC serves the submissions documents, and the archives (filing index pages, the
+# current-filings feed). Only these two hosts are ever fetched.
+EDGAR_BASE_URL = env("EDGAR_BASE_URL", default="https://data.sec.gov").rstrip("/")
+EDGAR_ARCHIVES_URL = env("EDGAR_ARCHIVES_URL", default="https://www.sec.gov").rstrip("/")
+# The SEC's fair-access rules require every request to name the organization and a contact
+# address, e.g. "Example Corp ops@example.com". No default: a sync without it stops.
+EDGAR_USER_AGENT = env("EDGAR_USER_AGENT", default="")
+# Requests per second to EDGAR, shared by every worker and command (through Redis when the
+# broker is Redis, per process otherwise). The SEC allows at most 10.
+EDGAR_MAX_REQUESTS_PER_SECOND = env.int("EDGAR_MAX_REQUESTS_PER_SECOND", default=10)
+# Seconds between full syncs of every followed organization (the safety net) and between
+# polls of the current-filings feed (how new filings are noticed within a minute).
+EDGAR_SYNC_INTERVAL = env.float("EDGAR_SYNC_INTERVAL", default=900)
+EDGAR_FEED_INTERVAL = env.float("EDGAR_FEED_INTERVAL", default=60)
+# Connect and read timeouts of one request; a stalled answer fails that organization's sync.
+EDGAR_CONNECT_TIMEOUT = env.float("EDGAR_CONNECT_TIMEOUT", default=5.0)
+EDGAR_READ_TIMEOUT = env.float("EDGAR_READ_TIMEOUT", default=20.0)
+# After the SEC's "Request Rate Threshold Exceeded" page, every client waits this long.
+EDGAR_BLOCKED_PAUSE = env.float("EDGAR_BLOCKED_PAUSE", default=600)
+
 CELERY_BEAT_SCHEDULE = {
+    # The feed poll is how a new filing is noticed within a minute; a late one is
+    # superseded by the next.
+    "edgar-feed-poll": {
+        "task": "tracker.tasks.edgar_feed_poll",
+        "schedule": EDGAR_FEED_INTERVAL,
+        "options": {"expires": EDGAR_FEED_INTERVAL},
+    },
+    "edgar-sync": {"task": "tracker.tasks.edgar_sync", "schedule": EDGAR_SYNC_INTERVAL},
     # Each sweep expires when the next is due: a worker back after an hour runs one sweep,
     # not the 720 that beat queued meanwhile.
     "alerts-sweep": {

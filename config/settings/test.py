@@ -41,3 +41,10 @@ WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
 # The end-to-end tests start a worker that mails a local aiosmtpd server.
 if env("ALERTS_TEST_EMAIL_URL", default=""):
     vars().update(env.email_url("ALERTS_TEST_EMAIL_URL"))
+
+# --- EDGAR -------------------------------------------------------------------------------
+# Tests serve EDGAR from local servers (pytest-httpserver) and point these settings at them.
+EDGAR_USER_AGENT = "Milestone Tracker tests tests@example.com"
+EDGAR_CONNECT_TIMEOUT = 1.0
+EDGAR_READ_TIMEOUT = 1.0
+EDGAR_BLOCKED_PAUSE = 1.0

@@ -33,6 +33,9 @@ def broker():
         (tasks.reminders_scan, (), "periodic"),
         (tasks.digests_build, ("daily",), "periodic"),
         (tasks.attempts_prune, (), "periodic"),
+        (tasks.edgar_feed_poll, (), "periodic"),
+        (tasks.edgar_sync, (), "periodic"),
+        (tasks.edgar_sync_organization, (1,), "sources"),
     ],
 )
 def test_a_task_is_queued_once_on_its_own_queue(broker, task, args, queue):

@@ -53,4 +53,21 @@ def test_demo_tells_the_story():
     assert all(m.source_url or "llustrative" in m.notes for m in Milestone.objects.all())
     # Every row was written through the services, so every one has its creation event.
     assert Event.objects.filter(type="milestone.created").count() == Milestone.objects.count()
-    assert set(Event.objects.values_list("actor_name", flat=True)) == {"demo"}
+    assert set(Event.objects.values_list("actor_name", flat=True)) == {"demo", "importer:sec"}
+
+
+def test_demo_imports_a_followed_companys_ipo_from_edgar():
+    call_command("load_demo")
+
+    company = Organization.objects.get(slug="northwind-robotics", follow_edgar=True)
+    ipo = Process.objects.get(organization=company, kind="ipo")
+    steps = {s.step: s for s in IpoStep.objects.filter(process=ipo)}
+    assert {"confidential_draft_submitted", "public_registration_filed", "sec_comment_round",
+            "registration_effective", "priced", "listing_registered",
+            "exchange_certified"} == steps.keys()  # fmt: skip
+    assert steps["priced"].actual_date.isoformat() == "2025-03-21"
+    assert all("/Archives/edgar/data/9990001/" in s.source_url for s in steps.values())
+    assert company.edgar_sync.status == "ok"
+    assert set(Event.objects.filter(organization=company).values_list("actor_name", flat=True)) == {
+        "importer:sec"
+    }

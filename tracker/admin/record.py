@@ -6,10 +6,14 @@ import json
 from django.contrib import admin
 from django.http import HttpResponseRedirect
 from django.urls import reverse
-from django.utils.html import format_html
+from django.utils.formats import date_format
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import mark_safe
+from django.utils.timezone import localtime
 
 from tracker.models import (
     AgReview,
+    EdgarSyncStatus,
     Event,
     Filing,
     IpoStep,
@@ -112,7 +116,8 @@ class ProcessHistoryInline(EventHistoryInline):
 @admin.register(Organization)
 class OrganizationAdmin(ServiceAdminMixin, admin.ModelAdmin):
     form = VersionedForm
-    list_display = ["name", "slug", "cik", "ticker", "state_of_incorporation"]
+    list_display = ["name", "slug", "cik", "ticker", "state_of_incorporation", "follow_edgar"]
+    list_filter = ["follow_edgar"]
     search_fields = ["name", "slug", "cik", "ticker"]
     prepopulated_fields = {"slug": ["name"]}
     fields = [
@@ -122,8 +127,31 @@ class OrganizationAdmin(ServiceAdminMixin, admin.ModelAdmin):
         "ticker",
         "state_of_incorporation",
         "website",
+        "follow_edgar",
+        "edgar_sync_state",
         "loaded_version",
     ]
+    readonly_fields = ["edgar_sync_state"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("edgar_sync")
+
+    @admin.display(description="EDGAR sync")
+    def edgar_sync_state(self, organization):
+        """The importer's last sync, read-only: when, what it found, why it failed."""
+        state = getattr(organization, "edgar_sync", None) if organization.pk else None
+        if state is None:
+            return "Never synced."
+        lines = [
+            f"Last synced: {date_format(localtime(state.synced_at), 'DATETIME_FORMAT')}"
+            if state.synced_at
+            else "Never synced successfully.",
+            state.summary,
+        ]
+        if state.status == EdgarSyncStatus.FAILED:
+            failed_at = date_format(localtime(state.failed_at), "DATETIME_FORMAT")
+            lines.append(f"Last sync failed ({failed_at}): {state.error}")
+        return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines if line))
 
     def save_model(self, request, obj, form, change):
         if change:

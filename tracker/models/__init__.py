@@ -13,6 +13,7 @@ from .milestones import (
 )
 from .organizations import Organization
 from .processes import Process, ProcessKind, ProcessStatus
+from .sources import EdgarFeedState, EdgarSync, EdgarSyncStatus
 from .tokens import ApiToken
 
 __all__ = [
@@ -21,6 +22,9 @@ __all__ = [
     "Delivery",
     "DeliveryAttempt",
     "Digest",
+    "EdgarFeedState",
+    "EdgarSync",
+    "EdgarSyncStatus",
     "Event",
     "EventType",
     "Filing",

@@ -289,6 +289,8 @@ class IpoStepType(models.TextChoices):
     EFFECTIVE = "registration_effective", "Registration effective"
     ROADSHOW = "roadshow_launched", "Roadshow launched"
     PRICED = "priced", "Priced"
+    LISTING_REGISTERED = "listing_registered", "Listing registered"
+    EXCHANGE_CERTIFIED = "exchange_certified", "Exchange certified"
     LISTED = "listed", "Listed"
     LOCKUP_EXPIRY = "lockup_expiry", "Lock-up expiry"
 

@@ -21,6 +21,11 @@ class Organization(models.Model):
     ticker = models.CharField(max_length=10, blank=True, validators=[validate_ticker])
     state_of_incorporation = models.CharField(max_length=60, blank=True)
     website = models.URLField(blank=True, validators=[http_url_validator])
+    follow_edgar = models.BooleanField(
+        "follow EDGAR",
+        default=False,
+        help_text="Import its IPO filings and steps from the SEC's EDGAR (needs a CIK).",
+    )
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -43,6 +48,10 @@ class Organization(models.Model):
         # "" from a form means "no CIK"; NULL keeps the unique constraint from matching it.
         if not self.cik:
             self.cik = None
+            if self.follow_edgar:
+                raise ValidationError(
+                    {"follow_edgar": "Following EDGAR needs the organization's SEC CIK."}
+                )
             return
         try:
             self.cik = normalize_cik(self.cik)

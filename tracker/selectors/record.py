@@ -17,8 +17,8 @@ _KIND_CHILDREN = ("filing", "agreview", "ipostep")
 
 
 def organization_list() -> QuerySet[Organization]:
-    """Every organization, by name."""
-    return Organization.objects.all()
+    """Every organization, by name, with its EDGAR sync state joined."""
+    return Organization.objects.select_related("edgar_sync")
 
 
 def process_list() -> QuerySet[Process]:

@@ -12,7 +12,15 @@ from tracker.models import Organization
 
 from .rows import refuse_unknown_fields, row_lock, row_save
 
-_EDITABLE_FIELDS = {"name", "slug", "cik", "ticker", "state_of_incorporation", "website"}
+_EDITABLE_FIELDS = {
+    "name",
+    "slug",
+    "cik",
+    "ticker",
+    "state_of_incorporation",
+    "website",
+    "follow_edgar",
+}
 _TAKEN = "Another organization has just taken this slug or CIK; choose another."
 
 

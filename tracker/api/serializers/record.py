@@ -12,6 +12,7 @@ from rest_framework import serializers
 
 from tracker.models import (
     AgReview,
+    EdgarSync,
     Filing,
     IpoStep,
     Milestone,
@@ -28,7 +29,21 @@ MAX_ID = 9_223_372_036_854_775_807
 MAX_DEPENDENCIES = 100
 
 
+class EdgarSyncSerializer(serializers.ModelSerializer):
+    """The importer's last sync with EDGAR (read-only)."""
+
+    class Meta:
+        model = EdgarSync
+        fields = ["synced_at", "status", "summary", "error", "failed_at"]
+        read_only_fields = fields
+
+
 class OrganizationSerializer(serializers.ModelSerializer):
+    edgar_sync = EdgarSyncSerializer(
+        read_only=True,
+        allow_null=True,
+        help_text="The last sync with EDGAR; null until the organization has been synced.",
+    )
     cik = serializers.CharField(
         max_length=10,
         required=False,
@@ -47,6 +62,8 @@ class OrganizationSerializer(serializers.ModelSerializer):
             "ticker",
             "state_of_incorporation",
             "website",
+            "follow_edgar",
+            "edgar_sync",
             "version",
             "created_at",
             "updated_at",

@@ -1,0 +1,107 @@
+"""python manage.py edgar_sync (issue point 3)."""
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+
+from tests.factories import OrganizationFactory
+from tracker.models import Event, IpoStep, Milestone, Process
+
+from .edgar_data import ipo_rows, row, submissions
+
+pytestmark = pytest.mark.django_db
+
+CIK = 1766140
+
+
+def run(*args) -> str:
+    out = StringIO()
+    call_command("edgar_sync", *args, stdout=out)
+    return out.getvalue()
+
+
+@pytest.fixture
+def company():
+    return OrganizationFactory(name="Example Therapeutics", cik=f"{CIK:010d}", follow_edgar=True)
+
+
+def test_it_syncs_followed_organizations_and_prints_what_it_did(edgar, company):
+    OrganizationFactory(name="Not followed", cik="0000001002")
+    edgar.company(CIK, submissions(CIK, list(ipo_rows().values())))
+
+    output = run()
+
+    assert output.startswith("Example Therapeutics (CIK 0001766140): Found 14 IPO filings;")
+    assert "  imported S-1 " in output
+    assert "  advanced Registration effective" in output
+    assert "Not followed" not in output
+    assert run() == "Example Therapeutics (CIK 0001766140): Unchanged since the last sync.\n"
+
+
+def test_cik_selects_organizations(edgar, company):
+    other = OrganizationFactory(name="Other", cik="0000001002")
+    edgar.company(1002, submissions(1002, [row("S-1", "2021-05-03", file_number="333-1")]))
+
+    output = run("--cik", "1002")
+
+    assert output.startswith("Other (CIK 0000001002): Found 1 IPO filing;")
+    assert Process.objects.get().organization == other
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--cik", "12x"], "A CIK is 1 to 10 digits"),
+        (["--cik", "4242"], "No organization has CIK 0000004242"),
+        (["--file", "/nonexistent/CIK.json"], "Cannot read /nonexistent/CIK.json"),
+    ],
+)
+def test_bad_input_exits_with_a_message_and_writes_nothing(edgar, company, args, message):
+    with pytest.raises(CommandError, match=message):
+        run(*args)
+    assert edgar.requests == [] and not Milestone.objects.exists()
+
+
+def test_a_missing_user_agent_stops_before_any_request(edgar, company, settings):
+    settings.EDGAR_USER_AGENT = ""
+
+    with pytest.raises(CommandError, match="EDGAR_USER_AGENT is not set"):
+        run()
+    assert edgar.requests == []
+
+
+def test_file_applies_a_saved_document_without_fetching(edgar, company, tmp_path):
+    path = tmp_path / "CIK0001766140.json"
+    path.write_text(json.dumps(submissions(CIK, list(ipo_rows().values()))))
+
+    output = run("--file", str(path))
+
+    assert "Found 14 IPO filings" in output and edgar.requests == []
+    assert IpoStep.objects.filter(step="priced", status="completed").exists()
+
+
+def test_file_that_is_not_a_submissions_document_is_refused(company, tmp_path):
+    path = tmp_path / "broken.json"
+    path.write_text('{"cik": "1766140", "filings": {"recent": {"form": [')
+
+    with pytest.raises(CommandError, match="is not an EDGAR submissions document"):
+        run("--file", str(path))
+    unknown = tmp_path / "unknown.json"
+    unknown.write_text(json.dumps(submissions(4242, [])))
+    with pytest.raises(CommandError, match="No organization has CIK 0000004242"):
+        run("--file", str(unknown))
+    assert not Event.objects.exists()
+
+
+def test_a_failed_organization_makes_the_command_fail_after_the_others(edgar, company):
+    OrganizationFactory(name="Healthy", cik="0000001002", follow_edgar=True)
+    edgar.company(1002, submissions(1002, [row("S-1", "2021-05-03", file_number="333-1")]))
+    out = StringIO()
+
+    with pytest.raises(CommandError, match="1 of 2 organizations failed to sync"):
+        call_command("edgar_sync", stdout=out)
+
+    assert "Example Therapeutics (CIK 0001766140): EDGAR knows no company" in out.getvalue()
+    assert "Healthy (CIK 0000001002): Found 1 IPO filing" in out.getvalue()

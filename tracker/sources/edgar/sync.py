@@ -1,0 +1,136 @@
+"""Syncing one organization with EDGAR: fetch (or read a saved document), parse, and hand
+the filings to the write service. A failure of any step is recorded on the organization's
+sync state with its reason, and nothing of that sync is written."""
+
+import contextlib
+import logging
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection
+
+from tracker.models import EdgarSync, EdgarSyncStatus, Organization
+from tracker.services.edgar import (
+    ImportResult,
+    edgar_sync_apply,
+    edgar_sync_fail,
+    edgar_sync_unchanged,
+)
+from tracker.services.errors import ConcurrentUpdateError
+
+from .client import EdgarClient, FetchError
+from .mapping import is_ipo_family, may_hold_ipo_start
+from .parse import FilingRow, ParseError, page_parse, submissions_parse
+
+logger = logging.getLogger(__name__)
+
+# Names the advisory locks that keep two syncs of one organization from running at once.
+_SYNC_LOCK_CLASS = 7_201_521
+
+
+@dataclass
+class SyncOutcome:
+    organization: Organization
+    status: str  # "imported", "unchanged", "failed", "busy"
+    message: str
+    result: ImportResult | None = None
+    requests: int = 0
+
+
+def followed_organization_ids() -> list[int]:
+    """Ids of the organizations that follow EDGAR (they all have a CIK)."""
+    return list(
+        Organization.objects.filter(follow_edgar=True, cik__isnull=False)
+        .order_by("id")
+        .values_list("id", flat=True)
+    )
+
+
+def organization_sync(
+    *, organization: Organization, client: EdgarClient | None = None, document: bytes | None = None
+) -> SyncOutcome:
+    """Sync one organization: from ``document`` (a saved submissions file) when given,
+    else fetched through ``client``. Never two at once for one organization: a sync that
+    finds another one running returns "busy" without doing anything."""
+    requests_before = client.requests_made if client else 0
+    with _sync_lock(organization.pk) as acquired:
+        if not acquired:
+            return SyncOutcome(organization, "busy", "Another sync of it is running.")
+        try:
+            outcome = _sync(organization, client, document)
+        except (FetchError, ParseError, ValidationError, ConcurrentUpdateError) as error:
+            reason = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+            edgar_sync_fail(organization=organization, error=reason)
+            logger.warning("EDGAR sync of %s failed: %s", organization, reason)
+            outcome = SyncOutcome(organization, "failed", reason)
+    outcome.requests = (client.requests_made if client else 0) - requests_before
+    return outcome
+
+
+def _sync(organization, client, document) -> SyncOutcome:
+    state = EdgarSync.objects.filter(organization=organization).first() or EdgarSync()
+    cik = int(organization.cik)
+    etag = last_modified = ""
+    if document is None:
+        fetched = client.submissions(cik, etag=state.etag, last_modified=state.last_modified)
+        if fetched is None:
+            if state.status == EdgarSyncStatus.FAILED:  # else there is nothing to write
+                edgar_sync_unchanged(organization=organization)
+            return SyncOutcome(organization, "unchanged", "Unchanged since the last sync.")
+        document, etag, last_modified = fetched.body, fetched.etag, fetched.last_modified
+    submissions = submissions_parse(document)
+    if submissions.cik != cik:
+        raise ParseError(
+            f"The document is about CIK {submissions.cik}, not this organization's CIK {cik}."
+        )
+    page_filings = [FilingRow.from_json(row) for row in state.page_filings]
+    pages_read = list(state.pages_read)
+    filings = submissions.filings + page_filings
+    if client is not None:
+        # Page files never change once written: each is read once, newest first, while the
+        # IPO's beginning may still be in one of them.
+        pages = sorted(submissions.pages, key=lambda p: (p.filing_to is not None, p.filing_to))
+        for page in reversed(pages):
+            if page.name in pages_read:
+                continue
+            if not may_hold_ipo_start(filings):
+                break
+            rows = [row for row in page_parse(client.page(page.name)) if is_ipo_family(row.form)]
+            filings += rows
+            page_filings += rows
+            pages_read.append(page.name)
+    result = edgar_sync_apply(
+        organization=organization,
+        filings=filings,
+        archives_url=settings.EDGAR_ARCHIVES_URL,
+        etag=etag,
+        last_modified=last_modified,
+        pages_read=pages_read,
+        page_filings=page_filings,
+    )
+    status = "imported" if result.changed else "unchanged"
+    return SyncOutcome(organization, status, result.summary(), result)
+
+
+@contextlib.contextmanager
+def _sync_lock(organization_id: int):
+    """A session-level PostgreSQL advisory lock for this organization's sync (it spans the
+    fetch, which must not hold a transaction open). SQLite, the single-worker demo, has no
+    concurrent syncs to keep apart."""
+    if connection.vendor != "postgresql":
+        yield True
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_try_advisory_lock(%s, %s)", [_SYNC_LOCK_CLASS, organization_id % 2**31]
+        )
+        acquired = cursor.fetchone()[0]
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT pg_advisory_unlock(%s, %s)", [_SYNC_LOCK_CLASS, organization_id % 2**31]
+                )
