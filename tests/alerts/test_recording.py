@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from tests.factories import MilestoneFactory
 from tracker import tasks
-from tracker.alerts import sending, transports
+from tracker.alerts import claims, sending, transports
 from tracker.alerts.dispatch import event_dispatch
 from tracker.alerts.services import endpoint_create, subscription_create
 from tracker.models import Event, Subscription
@@ -148,7 +148,7 @@ def test_a_stale_claim_does_not_hand_back_a_newer_claim(owner, receiver):
     newer = delivery.claimed_at + datetime.timedelta(seconds=10)
     Delivery.objects.filter(pk=delivery.pk).update(claimed_at=newer)
 
-    sending._release([delivery])
+    claims.deliveries_release([delivery])
 
     row = Delivery.objects.get(pk=delivery.pk)
     assert (row.status, row.claimed_at) == (DeliveryStatus.SENDING, newer)

@@ -8,14 +8,13 @@ import datetime
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from tracker.models import Event
 from tracker.models.alerts import Delivery, DeliveryAttempt, DeliveryStatus, Digest, DigestStatus
 
-from . import queue
-from .sending import claim_timeout
+from . import claims, queue
 
 # Bounds on one sweep's work, so a backlog is worked off over several sweeps.
 _MAX_EVENTS = 500
@@ -64,14 +63,7 @@ def alerts_sweep() -> SweepReport:
     """
     now = timezone.now()
     report = SweepReport()
-    # A claim older than a live worker could hold it belongs to a dead worker.
-    stale = now - claim_timeout()
-    report.reclaimed = Delivery.objects.filter(
-        status=DeliveryStatus.SENDING, claimed_at__lt=stale
-    ).update(status=DeliveryStatus.RETRYING, next_attempt_at=F("claimed_at"), claimed_at=None)
-    report.reclaimed += Digest.objects.filter(
-        status=DigestStatus.SENDING, claimed_at__lt=stale
-    ).update(status=DigestStatus.PENDING, claimed_at=None, next_attempt_at=now)
+    report.reclaimed = claims.stale_claims_reclaim(now=now)
 
     settled = now - requeue_grace()
     event_ids = list(
