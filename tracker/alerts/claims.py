@@ -4,26 +4,31 @@ Every claim is a conditional UPDATE (due, and pending or retrying), atomic on it
 workers given the same ids cannot both claim one. The time of the claim is kept on the row:
 results are recorded only while that claim still holds it (tracker.alerts.recording), and a
 claim older than ``claim_timeout()`` belongs to a worker that died or hung, which the sweep
-takes back (``stale_claims_reclaim``).
+takes back (``recording.stale_claims_reclaim``).
+
+Webhook deliveries are claimed under two rules that hold across threads and worker
+processes because the database enforces them: at most ``ALERTS_ENDPOINT_CONCURRENCY``
+deliveries of one endpoint are "sending" at once, and none of an endpoint whose circuit
+breaker has paused it (tracker.alerts.health).
 """
 
 import datetime
+from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection
-from django.db.models import Case, F, Q, Value, When
+from django.db import connection, transaction
+from django.db.models import Case, Count, Q, Value, When
 
-from tracker.models import Event
+from tracker.models import Event, WebhookEndpoint
 from tracker.models.alerts import Delivery, DeliveryStatus, Digest, DigestStatus
 
 
 def claim_timeout() -> datetime.timedelta:
     """How long a live worker may hold a claim: two sends (see tracker.alerts.sending) and a
     margin."""
-    return datetime.timedelta(
-        seconds=settings.WEBHOOK_TOTAL_TIMEOUT * 2 + settings.ALERTS_RECLAIM_MARGIN
-    )
+    send = max(settings.WEBHOOK_TOTAL_TIMEOUT, settings.EMAIL_TOTAL_TIMEOUT)
+    return datetime.timedelta(seconds=send * 2 + settings.ALERTS_RECLAIM_MARGIN)
 
 
 @dataclass
@@ -32,17 +37,24 @@ class DeliveryClaim:
     deliveries: list[Delivery] = field(default_factory=list)
     # Claimed but no longer wanted (subscription off, endpoint disabled): cancelled.
     cancelled: int = 0
+    # (id, endpoint id) of due deliveries left unclaimed because their endpoint already has
+    # ALERTS_ENDPOINT_CONCURRENCY in flight.
+    deferred: list[tuple[int, int]] = field(default_factory=list)
 
 
 def deliveries_claim(
     *, ids: list[int], now: datetime.datetime, events: dict[int, Event]
 ) -> DeliveryClaim:
     """Claim the due ones among ``ids`` and load them. Deliveries whose subscription was
-    turned off or whose endpoint was disabled are cancelled instead. ``events`` caches the
-    events loaded (a fan-out is many deliveries of one event)."""
-    claimed_ids = _claim_ids(ids, now)
+    turned off or whose endpoint was disabled are cancelled instead; those of a paused
+    endpoint are made due when its pause ends; those of an endpoint at its concurrency are
+    left as they are (``deferred``). ``events`` caches the events loaded (a fan-out is many
+    deliveries of one event)."""
+    with transaction.atomic():
+        chosen, deferred = _within_endpoint_limits(ids, now)
+        claimed_ids = _claim_ids(chosen, now) if chosen else []
     if not claimed_ids:
-        return DeliveryClaim()
+        return DeliveryClaim(deferred=deferred)
     rows = list(
         Delivery.objects.filter(pk__in=claimed_ids).select_related("endpoint", "subscription")
     )
@@ -59,7 +71,59 @@ def deliveries_claim(
         if delivery.pk not in cancelled:
             delivery.event = events.get(delivery.event_id)
             deliveries.append(delivery)
-    return DeliveryClaim(deliveries=deliveries, cancelled=len(cancelled))
+    return DeliveryClaim(deliveries=deliveries, cancelled=len(cancelled), deferred=deferred)
+
+
+def _within_endpoint_limits(
+    ids: list[int], now: datetime.datetime
+) -> tuple[list[int], list[tuple[int, int]]]:
+    """The due ones among ``ids`` that may be claimed now, and the deferred ones.
+
+    The endpoints' rows stay locked until the claim commits, so two claimers cannot both
+    count the same free place: the second counts again once the first's claims are visible.
+    """
+    due = (
+        Delivery.objects.filter(
+            pk__in=ids, status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING]
+        )
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .order_by("pk")
+        .values_list("pk", "endpoint_id")
+    )
+    candidates = list(due)
+    endpoint_ids = {endpoint_id for _, endpoint_id in candidates if endpoint_id is not None}
+    if not endpoint_ids:
+        return [pk for pk, _ in candidates], []
+    paused_until = dict(
+        WebhookEndpoint.objects.select_for_update()
+        .filter(pk__in=endpoint_ids)
+        .order_by("pk")  # one locking order for every claimer: no deadlock
+        .values_list("pk", "paused_until")
+    )
+    in_flight = Counter(
+        dict(
+            Delivery.objects.filter(status=DeliveryStatus.SENDING, endpoint_id__in=endpoint_ids)
+            .values("endpoint_id")
+            .annotate(n=Count("pk"))
+            .values_list("endpoint_id", "n")
+        )
+    )
+    limit = settings.ALERTS_ENDPOINT_CONCURRENCY
+    chosen, deferred, paused = [], [], defaultdict(list)
+    for pk, endpoint_id in candidates:
+        if endpoint_id is None:
+            chosen.append(pk)
+        elif (paused_until.get(endpoint_id) or now) > now:
+            paused[paused_until[endpoint_id]].append(pk)
+        elif in_flight[endpoint_id] >= limit:
+            deferred.append((pk, endpoint_id))
+        else:
+            in_flight[endpoint_id] += 1
+            chosen.append(pk)
+    for until, pks in paused.items():
+        # Not due before the pause ends: neither the sweep nor a sender picks them up sooner.
+        Delivery.objects.filter(pk__in=pks).update(next_attempt_at=until)
+    return chosen, deferred
 
 
 def _claim_ids(ids: list[int], now: datetime.datetime) -> list[int]:
@@ -109,16 +173,3 @@ def digest_claim(*, digest_id: int, now: datetime.datetime) -> Digest | None:
     if claimed != 1:
         return None
     return Digest.objects.select_related("subscription", "subscription__owner").get(pk=digest_id)
-
-
-def stale_claims_reclaim(*, now: datetime.datetime) -> int:
-    """Take back the claims of workers that died or hung (older than ``claim_timeout()``);
-    returns how many deliveries and digests were taken back."""
-    stale = now - claim_timeout()
-    reclaimed = Delivery.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lt=stale).update(
-        status=DeliveryStatus.RETRYING, next_attempt_at=F("claimed_at"), claimed_at=None
-    )
-    reclaimed += Digest.objects.filter(status=DigestStatus.SENDING, claimed_at__lt=stale).update(
-        status=DigestStatus.PENDING, claimed_at=None, next_attempt_at=now
-    )
-    return reclaimed

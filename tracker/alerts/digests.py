@@ -86,8 +86,8 @@ def digest_send(*, digest_id: int) -> bool:
     if not deliveries or not digest.subscription.active:
         recording.digest_cancel(digest=digest, reason="Nothing to send, or unsubscribed.")
         return False
-    outcome = sending.send_safely(
-        lambda: transports.email_send(messages.email_for_digest(digest, deliveries)),
+    [outcome] = sending.send_safely(
+        lambda: transports.emails_send([messages.email_for_digest(digest, deliveries)]),
         what=f"digest {digest_id}",
     )
     return recording.digest_record(digest=digest, deliveries=deliveries, outcome=outcome) and (

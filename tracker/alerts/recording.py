@@ -20,7 +20,7 @@ from django.utils import timezone
 from tracker.models import WebhookEndpoint
 from tracker.models.alerts import Delivery, DeliveryAttempt, DeliveryStatus, Digest, DigestStatus
 
-from . import health, http, transports
+from . import claims, health, http, transports
 
 logger = logging.getLogger(__name__)
 
@@ -87,13 +87,19 @@ def _record_one(
 
 
 def _record_batch(
-    results: list[tuple[Delivery, transports.Outcome]], now: datetime.datetime
+    results: list[tuple[Delivery, transports.Outcome]],
+    now: datetime.datetime,
+    *,
+    endpoint_health: bool = True,
 ) -> list[WebhookEndpoint]:
     with transaction.atomic():
         results = _still_claimed(results)
         if not results:
             return []
-        return _write(results, now)
+        _write(results, now)
+        if not endpoint_health:
+            return []
+        return health.endpoints_health_update(results, now)
 
 
 def _still_claimed(
@@ -127,9 +133,7 @@ def _attempt(delivery_id: int, outcome: transports.Outcome) -> DeliveryAttempt:
     )
 
 
-def _write(
-    results: list[tuple[Delivery, transports.Outcome]], now: datetime.datetime
-) -> list[WebhookEndpoint]:
+def _write(results: list[tuple[Delivery, transports.Outcome]], now: datetime.datetime) -> None:
     attempts, succeeded, failed, retrying = [], [], [], []
     for delivery, outcome in results:
         attempts.append(_attempt(delivery.pk, outcome))
@@ -159,7 +163,6 @@ def _write(
             claimed_at=None,
             next_attempt_at=next_attempt_at,
         )
-    return health.endpoints_health_update(results, now)
 
 
 def digest_record(
@@ -230,3 +233,43 @@ def digest_cancel(*, digest: Digest, reason: str) -> None:
             Delivery.objects.filter(digest=digest, status=DeliveryStatus.HELD).update(
                 status=DeliveryStatus.CANCELLED, completed_at=timezone.now()
             )
+
+
+# The attempt recorded for a claim that went stale.
+WORKER_LOST = "The worker died or hung during the send."
+# Stale claims taken back by one sweep, at most.
+_RECLAIM_BATCH = 500
+
+
+def stale_claims_reclaim(*, now: datetime.datetime) -> int:
+    """Take back the claims of workers that died or hung (older than ``claim_timeout()``);
+    returns how many deliveries and digests were taken back.
+
+    Each counts as a failed attempt ("worker died or hung during the send") on the retry
+    schedule, so work whose sending kills or hangs its worker every time (a poison message)
+    ends failed once the schedule is spent instead of being reclaimed for ever. The receiver
+    is not held to blame: the endpoint's health is left as it is.
+    """
+    stale = now - claims.claim_timeout()
+    deliveries = list(
+        Delivery.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lt=stale)
+        .select_related("endpoint")
+        .order_by("claimed_at")[:_RECLAIM_BATCH]
+    )
+    lost = [
+        (delivery, transports.Outcome(attempted_at=delivery.claimed_at, error=WORKER_LOST))
+        for delivery in deliveries
+    ]
+    reclaimed = 0
+    if lost:
+        with transaction.atomic():
+            kept = _still_claimed(lost)
+            _write(kept, now)
+        reclaimed += len(kept)
+    for digest in Digest.objects.filter(status=DigestStatus.SENDING, claimed_at__lt=stale)[
+        :_RECLAIM_BATCH
+    ]:
+        held = list(digest.deliveries.filter(status=DeliveryStatus.HELD))
+        outcome = transports.Outcome(attempted_at=digest.claimed_at, error=WORKER_LOST)
+        reclaimed += digest_record(digest=digest, deliveries=held, outcome=outcome)
+    return reclaimed

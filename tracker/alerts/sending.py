@@ -1,27 +1,30 @@
 """Sending deliveries: the orchestration of claim (tracker.alerts.claims), send, and record
 (tracker.alerts.recording), and the building of each message for its transport.
 
-A fan-out runs ``ALERTS_SEND_CONCURRENCY`` threads. Each takes a batch of ids, claims them
-with one conditional UPDATE, sends them one by one and records the results with a couple of
-queries, on its own database connection; no thread waits for another's bookkeeping, and
-the queries are paid per batch rather than per delivery. A thread whose batch has taken a
-send's total timeout hands the rest back, so a live worker never holds a claim longer than
-two sends: an older claim (``claims.claim_timeout()``) means its worker died, and the sweep
-takes it back.
+The task's own thread does all the database work: it claims a batch, builds the messages,
+hands each send to the process's sender threads (which do network I/O only) and records the
+results in batches as they come in. A send counts against ``ALERTS_SEND_CONCURRENCY`` until
+it has taken ``ALERTS_SLOW_SEND_AFTER``; after that it keeps its thread until its total
+timeout but no longer holds up anyone, so a receiver that never answers delays a healthy
+one's delivery by at most that long. ``ALERTS_SEND_MAX_IN_FLIGHT`` bounds all sends in
+flight. A claimed delivery waits at most a send's total timeout for a sender (or is handed
+back), so a live worker never holds a claim longer than two sends: an older claim
+(``claims.claim_timeout()``) means its worker died, and the sweep takes it back.
+
+Immediate emails of one batch go out together over one SMTP connection.
 """
 
 import datetime
 import logging
-import math
+import queue
 import threading
 import time
-from collections import deque
+from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, fields
 
 from django.conf import settings
-from django.db import connection
 from django.utils import timezone
 
 from tracker.models.alerts import Channel, Delivery
@@ -30,8 +33,13 @@ from . import claims, messages, recording, transports
 
 logger = logging.getLogger(__name__)
 
-# Deliveries one thread claims at once.
-SEND_BATCH = 32
+# Deliveries claimed with one query.
+CLAIM_BATCH = 32
+# Results are recorded once this many are in, or this long after the first of them came in.
+RECORD_BATCH = 32
+RECORD_AFTER = 0.05
+# How often the loop looks at its sends when none has finished.
+_TICK = 0.02
 
 
 @dataclass
@@ -42,106 +50,192 @@ class SendReport:
     cancelled: int = 0
 
     def add(self, other: "SendReport") -> None:
-        for field in fields(self):
-            setattr(self, field.name, getattr(self, field.name) + getattr(other, field.name))
+        for name in (f.name for f in fields(self)):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class Send:
+    """One network job: a webhook, or the immediate emails of a batch (one SMTP session)."""
+
+    deliveries: list[Delivery]
+    run: Callable[[], list[transports.Outcome]]
+    endpoint_id: int | None = None
+    claimed_at: float = field(default_factory=time.monotonic)
+
+
+class _Lanes:
+    """The process's sender threads and its count of sends in flight, shared by every task
+    the worker runs at once."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self.counted = 0  # in flight and not yet slow
+        self.total = 0
+        self._executor: ThreadPoolExecutor | None = None
+
+    def take(self) -> bool:
+        with self._lock:
+            if (
+                self.counted >= settings.ALERTS_SEND_CONCURRENCY
+                or self.total >= settings.ALERTS_SEND_MAX_IN_FLIGHT
+            ):
+                return False
+            self.counted += 1
+            self.total += 1
+            return True
+
+    def slowed(self) -> None:
+        with self._lock:
+            self.counted -= 1
+
+    def give_back(self, counted: bool) -> None:
+        with self._lock:
+            self.total -= 1
+            self.counted -= counted
+
+    def submit(self, fn, *args) -> Future:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(
+                    max_workers=max(1, settings.ALERTS_SEND_MAX_IN_FLIGHT),
+                    thread_name_prefix="alerts-send",
+                )
+        return self._executor.submit(fn, *args)
+
+
+_lanes = _Lanes()
+
+
+@dataclass
+class _Flight:
+    send: Send
+    started: float
+    counted: bool = True
 
 
 def deliveries_send(*, delivery_ids: Iterable[int]) -> SendReport:
     """Send the given deliveries that are due and not claimed by someone else.
 
     Safe to run twice: a delivery is only sent by whoever claims it (pending or retrying,
-    due), so a second run over the same ids sends nothing.
+    due, its endpoint neither paused nor at its concurrency), so a second run over the same
+    ids sends nothing. Deliveries left unclaimed because their endpoint was busy with another
+    worker's sends are left to the sweep.
     """
-    waiting = deque(sorted(set(delivery_ids)))
-    threads = min(settings.ALERTS_SEND_CONCURRENCY, math.ceil(len(waiting) / SEND_BATCH))
-    if threads <= 1:
-        return _send_from(waiting, threading.Lock(), {})
-    lock = threading.Lock()
-    events: dict = {}
-    report = SendReport()
-    pool = _pool()
-    for future in [pool.submit(_thread_main, waiting, lock, events) for _ in range(threads)]:
-        report.add(future.result())
-    return report
+    return _FanOut(delivery_ids).run()
 
 
-_executor: ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
+class _FanOut:
+    def __init__(self, ids: Iterable[int]):
+        self.waiting = deque(sorted(set(ids)))
+        self.ready: deque[Send] = deque()
+        self.flights: dict[Future, _Flight] = {}
+        self.counted: deque[tuple[Future, _Flight]] = deque()  # in start order
+        self.finished: queue.SimpleQueue = queue.SimpleQueue()
+        # Ids whose endpoint was at its concurrency with this run's own sends: tried again
+        # when one of those finishes.
+        self.deferred: dict[int, list[int]] = defaultdict(list)
+        self.results: list[tuple[Delivery, transports.Outcome]] = []
+        self.first_result_at = 0.0
+        self.events: dict = {}
+        self.report = SendReport()
+
+    def run(self) -> SendReport:
+        while self.waiting or self.ready or self.flights:
+            if self.waiting and len(self.ready) < settings.ALERTS_SEND_CONCURRENCY:
+                self._claim()
+            self._start()
+            self._collect()
+            if self.results and (
+                len(self.results) >= RECORD_BATCH
+                or time.monotonic() - self.first_result_at >= RECORD_AFTER
+                or not self.flights
+            ):
+                self._record()
+        return self.report
+
+    def _claim(self) -> None:
+        batch = [self.waiting.popleft() for _ in range(min(CLAIM_BATCH, len(self.waiting)))]
+        now = timezone.now()
+        claim = claims.deliveries_claim(ids=batch, now=now, events=self.events)
+        self.report.cancelled += claim.cancelled
+        mine = {flight.send.endpoint_id for flight in self.flights.values()}
+        mine |= {send.endpoint_id for send in self.ready}
+        mine |= {d.endpoint_id for d in claim.deliveries}
+        for pk, endpoint_id in claim.deferred:
+            if endpoint_id in mine:
+                self.deferred[endpoint_id].append(pk)
+        self.ready.extend(sends_prepare(claim.deliveries, now))
+
+    def _start(self) -> None:
+        while self.ready:
+            if time.monotonic() - self.ready[0].claimed_at > settings.WEBHOOK_TOTAL_TIMEOUT:
+                # Waited a whole send for a sender (every one busy with slow receivers):
+                # handed back rather than held towards claim_timeout().
+                stale = self.ready.popleft()
+                claims.deliveries_release(stale.deliveries)
+                continue
+            if not _lanes.take():
+                return
+            send = self.ready.popleft()
+            flight = _Flight(send=send, started=time.monotonic())
+            future = _lanes.submit(_run, send)
+            self.flights[future] = flight
+            self.counted.append((future, flight))
+            future.add_done_callback(self.finished.put)
+
+    def _collect(self) -> None:
+        try:
+            futures = [self.finished.get(timeout=_TICK)]
+        except queue.Empty:
+            futures = []
+        while True:
+            try:
+                futures.append(self.finished.get_nowait())
+            except queue.Empty:
+                break
+        for future in futures:
+            flight = self.flights.pop(future)
+            _lanes.give_back(flight.counted)
+            flight.counted = False
+            if not self.results:
+                self.first_result_at = time.monotonic()
+            self.results.extend(zip(flight.send.deliveries, future.result(), strict=True))
+            if flight.send.endpoint_id in self.deferred:
+                self.waiting.extend(self.deferred.pop(flight.send.endpoint_id))
+        # Sends that have taken ALERTS_SLOW_SEND_AFTER stop counting against the concurrency.
+        slow_since = time.monotonic() - settings.ALERTS_SLOW_SEND_AFTER
+        while self.counted and (
+            not self.counted[0][1].counted or self.counted[0][1].started <= slow_since
+        ):
+            _, flight = self.counted.popleft()
+            if flight.counted:
+                flight.counted = False
+                _lanes.slowed()
+
+    def _record(self) -> None:
+        results, self.results = self.results, []
+        self.report.sent += len(results)
+        for delivery, outcome in results:
+            if outcome.succeeded:
+                self.report.succeeded += 1
+            elif recording.is_final(delivery, outcome):
+                self.report.failed += 1
+        recording.deliveries_record(results)
 
 
-def _pool() -> ThreadPoolExecutor:
-    # One pool per process, shared by concurrent tasks: its threads keep their database
-    # connections between fan-outs. A task whose jobs queue behind another's loses nothing,
-    # as ids are only claimed when a thread starts on them.
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(
-                max_workers=max(1, settings.ALERTS_SEND_CONCURRENCY),
-                thread_name_prefix="alerts-send",
-            )
-        return _executor
+def _run(send: Send) -> list[transports.Outcome]:
+    what = f"deliveries {', '.join(str(d.pk) for d in send.deliveries)}"
+    outcomes = send_safely(send.run, what=what, count=len(send.deliveries))
+    return outcomes
 
 
-def _thread_main(waiting: deque, lock: threading.Lock, events: dict) -> SendReport:
-    # The pool's threads keep their connections between fan-outs as CONN_MAX_AGE allows,
-    # checked before and after each use the way Django does around a request.
-    connection.close_if_unusable_or_obsolete()
-    try:
-        return _send_from(waiting, lock, events)
-    finally:
-        connection.close_if_unusable_or_obsolete()
-
-
-def _send_from(waiting: deque, lock: threading.Lock, events: dict) -> SendReport:
-    report = SendReport()
-    while True:
-        with lock:
-            batch = [waiting.popleft() for _ in range(min(SEND_BATCH, len(waiting)))]
-        if not batch:
-            return report
-        released = _send_claimed(_claim(batch, report, events), report)
-        if released:
-            with lock:
-                waiting.extend(released)
-
-
-def deliveries_send_claimed(*, deliveries: list[Delivery]) -> SendReport:
-    """Send deliveries the caller has already claimed (with their event, endpoint and
-    subscription loaded): a small fan-out's dispatch claims them as it creates them, which
-    spares the latency of claiming and loading them again."""
-    report = SendReport()
-    now = timezone.now()
-    released = _send_claimed([(d, _job(d, now)) for d in deliveries], report)
-    if released:
-        report.add(deliveries_send(delivery_ids=released))
-    return report
-
-
-def _send_claimed(jobs: list[tuple[Delivery, Callable]], report: SendReport) -> list[int]:
-    """Send claimed deliveries one by one and record them; returns the ids handed back."""
-    claimed_at = time.monotonic()
-    results, released = [], []
-    for index, (delivery, job) in enumerate(jobs):
-        if results and time.monotonic() - claimed_at > settings.WEBHOOK_TOTAL_TIMEOUT:
-            # Slow receivers ate the batch's time: hand the rest back rather than hold
-            # their claims past claim_timeout() (the sweep would send them twice).
-            claims.deliveries_release([d for d, _ in jobs[index:]])
-            released = [d.pk for d, _ in jobs[index:]]
-            break
-        results.append((delivery, _run(delivery, job)))
-    if results:
-        _record(results, report)
-    return released
-
-
-def _run(delivery: Delivery, job: Callable[[], transports.Outcome]) -> transports.Outcome:
-    return send_safely(job, what=f"delivery {delivery.pk}")
-
-
-def send_safely(job: Callable[[], transports.Outcome], *, what: str) -> transports.Outcome:
-    """Run one send; an exception becomes a failed attempt rather than abort the batch
-    (whose claimed work would stay "sending" and be sent again and again)."""
+def send_safely(
+    job: Callable[[], list[transports.Outcome]], *, what: str, count: int = 1
+) -> list[transports.Outcome]:
+    """Run one send; an exception becomes a failed attempt for each of its ``count``
+    messages rather than abort the batch (whose claimed work would stay "sending" and be
+    sent again and again)."""
     started = timezone.now()
     try:
         return job()
@@ -149,58 +243,53 @@ def send_safely(job: Callable[[], transports.Outcome], *, what: str) -> transpor
         logger.exception("Sending %s raised", what)
         # Bad input (a header with a newline, text that cannot be encoded) fails the same
         # way on every retry.
-        return transports.Outcome(
+        outcome = transports.Outcome(
             attempted_at=started,
             error=f"Sending failed: {error!r}",
             permanent=isinstance(error, ValueError),
         )
+        return [outcome] * count
 
 
-def _claim(ids: list[int], report: SendReport, events: dict) -> list[tuple[Delivery, Callable]]:
-    """Claim the due ones among ``ids`` and prepare their messages."""
-    now = timezone.now()
-    # A fan-out is many deliveries of one event: it is loaded (and its body built) once.
-    claim = claims.deliveries_claim(ids=ids, now=now, events=events)
-    report.cancelled += claim.cancelled
-    return [(delivery, _job(delivery, now)) for delivery in claim.deliveries]
+def sends_prepare(deliveries: list[Delivery], now: datetime.datetime) -> list[Send]:
+    """The network jobs for claimed deliveries: one per webhook, one for all the emails.
+    A message that cannot even be built (a template error) becomes a failed attempt, as a
+    delivery must not stay "sending" for ever."""
+    sends, emails = [], []
+    for delivery in deliveries:
+        try:
+            if delivery.channel == Channel.WEBHOOK:
+                message = _webhook_message(delivery, now)
+                sends.append(
+                    Send(
+                        [delivery],
+                        lambda message=message: [transports.webhook_send(message)],
+                        endpoint_id=delivery.endpoint_id,
+                    )
+                )
+            else:
+                emails.append((delivery, messages.email_for_delivery(delivery)))
+        except Exception:
+            logger.exception("Could not build the message of delivery %s", delivery.pk)
+            error = transports.Outcome(attempted_at=now, error="Could not build the message.")
+            sends.append(Send([delivery], lambda error=error: [error]))
+    if emails:
+        mails = [email for _, email in emails]
+        sends.append(Send([d for d, _ in emails], lambda: transports.emails_send(mails)))
+    return sends
 
 
-def _job(delivery: Delivery, now: datetime.datetime) -> Callable[[], transports.Outcome]:
-    try:
-        return _prepare(delivery, now)
-    except Exception:
-        # A message that cannot even be built (a template error) must not stay "sending"
-        # forever; it is recorded as a failed attempt like any other.
-        logger.exception("Could not build the message of delivery %s", delivery.pk)
-        error = transports.Outcome(attempted_at=now, error="Could not build the message.")
-        return lambda: error
-
-
-def _prepare(delivery: Delivery, now: datetime.datetime) -> Callable[[], transports.Outcome]:
-    if delivery.channel == Channel.WEBHOOK:
-        if delivery.event is None:  # a test delivery: its body names the delivery
-            body = messages.webhook_body(delivery)
-        else:
-            # The body is the same for every subscriber of the event; build it once.
-            body = getattr(delivery.event, "_webhook_body", None)
-            if body is None:
-                body = delivery.event._webhook_body = messages.webhook_body(delivery)
-        message = transports.WebhookMessage(
-            url=delivery.endpoint.url,
-            message_id=delivery.message_id,
-            body=body,
-            secrets=messages.endpoint_signing_secrets(delivery.endpoint, now),
-        )
-        return lambda: transports.webhook_send(message)
-    email = messages.email_for_delivery(delivery)
-    return lambda: transports.email_send(email)
-
-
-def _record(results: list[tuple[Delivery, transports.Outcome]], report: SendReport) -> None:
-    report.sent += len(results)
-    for delivery, outcome in results:
-        if outcome.succeeded:
-            report.succeeded += 1
-        elif recording.is_final(delivery, outcome):
-            report.failed += 1
-    recording.deliveries_record(results)
+def _webhook_message(delivery: Delivery, now: datetime.datetime) -> transports.WebhookMessage:
+    if delivery.event is None:  # a test delivery: its body names the delivery
+        body = messages.webhook_body(delivery)
+    else:
+        # The body is the same for every subscriber of the event; build it once.
+        body = getattr(delivery.event, "_webhook_body", None)
+        if body is None:
+            body = delivery.event._webhook_body = messages.webhook_body(delivery)
+    return transports.WebhookMessage(
+        url=delivery.endpoint.url,
+        message_id=delivery.message_id,
+        body=body,
+        secrets=messages.endpoint_signing_secrets(delivery.endpoint, now),
+    )
