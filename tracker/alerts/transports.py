@@ -116,6 +116,8 @@ def emails_send(emails: list[EmailMultiAlternatives]) -> list[Outcome]:
             else:
                 message.connection = connection
                 outcome = _email_send(message)
+                if not outcome.succeeded and time.monotonic() >= deadline:
+                    outcome.error = f"The mail server took longer than {total:g} s; cut off."
             outcomes.append(outcome)
     finally:
         timer.cancel()
