@@ -233,7 +233,7 @@ ALERTS_SEND_CONCURRENCY = env.int("ALERTS_SEND_CONCURRENCY", default=16)
 # A send still unanswered after this many seconds stops counting against the concurrency
 # above (it keeps its thread until its total timeout), so slow or silent receivers cannot
 # hold up everyone else's; ALERTS_SEND_MAX_IN_FLIGHT bounds all sends in flight.
-ALERTS_SLOW_SEND_AFTER = env.float("ALERTS_SLOW_SEND_AFTER", default=0.25)
+ALERTS_SLOW_SEND_AFTER = env.float("ALERTS_SLOW_SEND_AFTER", default=0.2)
 ALERTS_SEND_MAX_IN_FLIGHT = env.int("ALERTS_SEND_MAX_IN_FLIGHT", default=160)
 # Requests in flight to one endpoint, across all threads and worker processes.
 ALERTS_ENDPOINT_CONCURRENCY = env.int("ALERTS_ENDPOINT_CONCURRENCY", default=2)

@@ -12,7 +12,9 @@ of requests and connections so far. It prints its ports as one JSON line, then s
 import argparse
 import asyncio
 import json
+import os
 import resource
+import signal
 import sys
 
 _OK = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 12\r\n\r\n"
@@ -27,7 +29,9 @@ async def _serve_connection(reader, writer, delay: float, blackhole: bool) -> No
     _Counts.connections += 1
     try:
         if blackhole:
-            await asyncio.Event().wait()  # hold the connection, never answer
+            while await reader.read(65536):  # read whatever comes, never answer
+                pass
+            return
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
             length = 0
@@ -81,6 +85,8 @@ def main() -> None:
     # Thousands of listening and accepted sockets: as many descriptors as allowed.
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    # Stopped with SIGTERM: at once, without reporting each connection still held.
+    signal.signal(signal.SIGTERM, lambda *_: os._exit(0))
     try:
         asyncio.run(_main(args.ports, args.delay, args.blackhole))
     except KeyboardInterrupt:

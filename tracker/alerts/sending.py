@@ -14,6 +14,7 @@ back), so a live worker never holds a claim longer than two sends: an older clai
 Immediate emails of one batch go out together over one SMTP connection.
 """
 
+import contextlib
 import datetime
 import logging
 import queue
@@ -33,11 +34,12 @@ from . import claims, messages, recording, transports
 
 logger = logging.getLogger(__name__)
 
-# Deliveries claimed with one query.
-CLAIM_BATCH = 32
-# Results are recorded once this many are in, or this long after the first of them came in.
-RECORD_BATCH = 32
-RECORD_AFTER = 0.05
+# Deliveries claimed together, and results recorded together (once this many are in, or
+# RECORD_AFTER seconds after the first of them came in): the task's thread does all the
+# database work of a fan-out, and its queries are paid per batch rather than per delivery.
+CLAIM_BATCH = 100
+RECORD_BATCH = 100
+RECORD_AFTER = 0.1
 # How often the loop looks at its sends when none has finished.
 _TICK = 0.02
 
@@ -111,7 +113,8 @@ _lanes = _Lanes()
 class _Flight:
     send: Send
     started: float
-    counted: bool = True
+    counted: bool = True  # still counts against ALERTS_SEND_CONCURRENCY
+    done: bool = False
 
 
 def deliveries_send(*, delivery_ids: Iterable[int]) -> SendReport:
@@ -126,11 +129,16 @@ def deliveries_send(*, delivery_ids: Iterable[int]) -> SendReport:
 
 
 class _FanOut:
+    """One task's sending. Its own thread claims, records and watches; its runners (sender
+    threads, each holding one place of ALERTS_SEND_CONCURRENCY) take the claimed sends one
+    after another, so sending never waits for the bookkeeping."""
+
     def __init__(self, ids: Iterable[int]):
         self.waiting = deque(sorted(set(ids)))
-        self.ready: deque[Send] = deque()
-        self.flights: dict[Future, _Flight] = {}
-        self.counted: deque[tuple[Future, _Flight]] = deque()  # in start order
+        self.lock = threading.Lock()  # guards ready, flights, runners
+        self.ready: deque[Send] = deque()  # claimed, waiting for a runner
+        self.flights: deque[_Flight] = deque()  # started, in start order (done ones linger)
+        self.runners = 0
         self.finished: queue.SimpleQueue = queue.SimpleQueue()
         # Ids whose endpoint was at its concurrency with this run's own sends: tried again
         # when one of those finishes.
@@ -141,17 +149,28 @@ class _FanOut:
         self.report = SendReport()
 
     def run(self) -> SendReport:
-        while self.waiting or self.ready or self.flights:
-            if self.waiting and len(self.ready) < settings.ALERTS_SEND_CONCURRENCY:
+        while True:
+            with self.lock:
+                ready = len(self.ready)
+            if self.waiting and ready < 2 * settings.ALERTS_SEND_CONCURRENCY:
                 self._claim()
-            self._start()
-            self._collect()
+            self._start_runners()
+            self._collect(wait=True)
+            self._mark_slow()
             if self.results and (
                 len(self.results) >= RECORD_BATCH
                 or time.monotonic() - self.first_result_at >= RECORD_AFTER
-                or not self.flights
             ):
                 self._record()
+            if not self.waiting:
+                with self.lock:
+                    busy = self.ready or self.runners
+                if not busy:
+                    self._collect(wait=False)
+                    if self.results:
+                        self._record()
+                    if not self.waiting:
+                        break
         return self.report
 
     def _claim(self) -> None:
@@ -159,59 +178,84 @@ class _FanOut:
         now = timezone.now()
         claim = claims.deliveries_claim(ids=batch, now=now, events=self.events)
         self.report.cancelled += claim.cancelled
-        mine = {flight.send.endpoint_id for flight in self.flights.values()}
-        mine |= {send.endpoint_id for send in self.ready}
+        sends = sends_prepare(claim.deliveries, now)
+        with self.lock:
+            mine = {f.send.endpoint_id for f in self.flights if not f.done}
+            mine |= {send.endpoint_id for send in self.ready}
+            self.ready.extend(sends)
         mine |= {d.endpoint_id for d in claim.deliveries}
+        mine |= {delivery.endpoint_id for delivery, _ in self.results}
         for pk, endpoint_id in claim.deferred:
             if endpoint_id in mine:
                 self.deferred[endpoint_id].append(pk)
-        self.ready.extend(sends_prepare(claim.deliveries, now))
 
-    def _start(self) -> None:
-        while self.ready:
-            if time.monotonic() - self.ready[0].claimed_at > settings.WEBHOOK_TOTAL_TIMEOUT:
+    def _start_runners(self) -> None:
+        stale = []
+        with self.lock:
+            while self.ready and (
+                time.monotonic() - self.ready[0].claimed_at > settings.WEBHOOK_TOTAL_TIMEOUT
+            ):
                 # Waited a whole send for a sender (every one busy with slow receivers):
                 # handed back rather than held towards claim_timeout().
-                stale = self.ready.popleft()
-                claims.deliveries_release(stale.deliveries)
-                continue
+                stale.append(self.ready.popleft())
+            wanted = len(self.ready)
+        for send in stale:
+            claims.deliveries_release(send.deliveries)
+        for _ in range(wanted):
             if not _lanes.take():
                 return
-            send = self.ready.popleft()
-            flight = _Flight(send=send, started=time.monotonic())
-            future = _lanes.submit(_run, send)
-            self.flights[future] = flight
-            self.counted.append((future, flight))
-            future.add_done_callback(self.finished.put)
+            with self.lock:
+                self.runners += 1
+            _lanes.submit(self._runner)
 
-    def _collect(self) -> None:
+    def _runner(self) -> None:
+        flight, counted = None, True
         try:
-            futures = [self.finished.get(timeout=_TICK)]
-        except queue.Empty:
-            futures = []
+            while True:
+                with self.lock:
+                    if flight is not None:
+                        flight.done = True
+                        if not flight.counted:
+                            # It turned slow and another runner took its place: this one
+                            # ends here.
+                            counted = False
+                            return
+                    if not self.ready:
+                        return
+                    send = self.ready.popleft()
+                    flight = _Flight(send=send, started=time.monotonic())
+                    self.flights.append(flight)
+                self.finished.put((send, _run(send)))
+        finally:
+            with self.lock:
+                self.runners -= 1
+            _lanes.give_back(counted)
+
+    def _collect(self, *, wait: bool) -> None:
+        finished = []
+        if wait:
+            with contextlib.suppress(queue.Empty):
+                finished.append(self.finished.get(timeout=_TICK))
         while True:
             try:
-                futures.append(self.finished.get_nowait())
+                finished.append(self.finished.get_nowait())
             except queue.Empty:
                 break
-        for future in futures:
-            flight = self.flights.pop(future)
-            _lanes.give_back(flight.counted)
-            flight.counted = False
+        for send, outcomes in finished:
             if not self.results:
                 self.first_result_at = time.monotonic()
-            self.results.extend(zip(flight.send.deliveries, future.result(), strict=True))
-            if flight.send.endpoint_id in self.deferred:
-                self.waiting.extend(self.deferred.pop(flight.send.endpoint_id))
-        # Sends that have taken ALERTS_SLOW_SEND_AFTER stop counting against the concurrency.
+            self.results.extend(zip(send.deliveries, outcomes, strict=True))
+
+    def _mark_slow(self) -> None:
+        """Sends that have taken ALERTS_SLOW_SEND_AFTER stop counting against the
+        concurrency: another runner starts in their place."""
         slow_since = time.monotonic() - settings.ALERTS_SLOW_SEND_AFTER
-        while self.counted and (
-            not self.counted[0][1].counted or self.counted[0][1].started <= slow_since
-        ):
-            _, flight = self.counted.popleft()
-            if flight.counted:
-                flight.counted = False
-                _lanes.slowed()
+        with self.lock:
+            while self.flights and (self.flights[0].done or self.flights[0].started <= slow_since):
+                flight = self.flights.popleft()
+                if not flight.done and flight.counted:
+                    flight.counted = False
+                    _lanes.slowed()
 
     def _record(self) -> None:
         results, self.results = self.results, []
@@ -222,6 +266,10 @@ class _FanOut:
             elif recording.is_final(delivery, outcome):
                 self.report.failed += 1
         recording.deliveries_record(results)
+        # Recorded, these sends no longer count as in flight: their endpoint's deferred
+        # deliveries can be claimed.
+        for endpoint_id in {delivery.endpoint_id for delivery, _ in results}:
+            self.waiting.extend(self.deferred.pop(endpoint_id, ()))
 
 
 def _run(send: Send) -> list[transports.Outcome]:
