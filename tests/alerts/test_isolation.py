@@ -14,7 +14,7 @@ from tests.alerts.receiver import Blackhole
 from tests.factories import MilestoneFactory
 from tracker import tasks
 from tracker.alerts.dispatch import event_dispatch
-from tracker.alerts.services import endpoint_create, subscription_create
+from tracker.alerts.services import endpoint_create, endpoint_send_test, subscription_create
 from tracker.models import Event, WebhookEndpoint
 from tracker.models.alerts import Delivery, DeliveryStatus
 from tracker.services.milestones import milestone_update
@@ -103,6 +103,25 @@ def test_the_breaker_pauses_an_endpoint_after_its_threshold_and_a_success_closes
     endpoint.refresh_from_db()
     assert (endpoint.consecutive_failures, endpoint.paused_until) == (0, None)
     assert set(Delivery.objects.values_list("status", flat=True)) == {DeliveryStatus.SUCCEEDED}
+
+
+@pytest.mark.django_db
+def test_an_owners_test_send_goes_through_a_paused_endpoint_and_closes_the_breaker(
+    owner, receiver, settings
+):
+    settings.ALERTS_BREAKER_THRESHOLD = 1
+    endpoint = _hook(owner, receiver.url("/fixed"))
+    receiver.script("/fixed", (500,))
+    tasks.deliveries_send(_pending())
+    endpoint.refresh_from_db()
+    assert endpoint.paused_until > timezone.now()
+
+    test = endpoint_send_test(endpoint=endpoint)
+    assert tasks.deliveries_send([test.pk]) == 1
+
+    endpoint.refresh_from_db()
+    assert (endpoint.consecutive_failures, endpoint.paused_until) == (0, None)
+    assert receiver.requests[-1].json()["type"] == "webhook.test"
 
 
 @pytest.mark.django_db

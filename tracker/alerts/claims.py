@@ -21,7 +21,13 @@ from django.db import connection, transaction
 from django.db.models import Case, Count, Q, Value, When
 
 from tracker.models import Event, WebhookEndpoint
-from tracker.models.alerts import Delivery, DeliveryStatus, Digest, DigestStatus
+from tracker.models.alerts import (
+    TEST_EVENT_TYPE,
+    Delivery,
+    DeliveryStatus,
+    Digest,
+    DigestStatus,
+)
 
 
 def claim_timeout() -> datetime.timedelta:
@@ -88,12 +94,12 @@ def _within_endpoint_limits(
         )
         .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .order_by("pk")
-        .values_list("pk", "endpoint_id")
+        .values_list("pk", "endpoint_id", "event_type")
     )
     candidates = list(due)
-    endpoint_ids = {endpoint_id for _, endpoint_id in candidates if endpoint_id is not None}
+    endpoint_ids = {endpoint_id for _, endpoint_id, _ in candidates if endpoint_id is not None}
     if not endpoint_ids:
-        return [pk for pk, _ in candidates], []
+        return [pk for pk, _, _ in candidates], []
     paused_until = dict(
         WebhookEndpoint.objects.select_for_update()
         .filter(pk__in=endpoint_ids)
@@ -110,10 +116,12 @@ def _within_endpoint_limits(
     )
     limit = settings.ALERTS_ENDPOINT_CONCURRENCY
     chosen, deferred, paused = [], [], defaultdict(list)
-    for pk, endpoint_id in candidates:
+    for pk, endpoint_id, event_type in candidates:
         if endpoint_id is None:
             chosen.append(pk)
-        elif (paused_until.get(endpoint_id) or now) > now:
+        elif (paused_until.get(endpoint_id) or now) > now and event_type != TEST_EVENT_TYPE:
+            # (An owner's test send goes through: it tells whether the endpoint is back, and
+            # its success closes the breaker.)
             paused[paused_until[endpoint_id]].append(pk)
         elif in_flight[endpoint_id] >= limit:
             deferred.append((pk, endpoint_id))
