@@ -14,7 +14,13 @@ from tests.alerts.receiver import Blackhole
 from tests.factories import MilestoneFactory
 from tracker import tasks
 from tracker.alerts.dispatch import event_dispatch
-from tracker.alerts.services import endpoint_create, endpoint_send_test, subscription_create
+from tracker.alerts.services import (
+    endpoint_create,
+    endpoint_send_test,
+    endpoint_update,
+    subscription_create,
+)
+from tracker.api.serializers.alerts import WebhookEndpointSerializer
 from tracker.models import Event, WebhookEndpoint
 from tracker.models.alerts import Delivery, DeliveryStatus
 from tracker.services.milestones import milestone_update
@@ -176,3 +182,21 @@ def test_silent_receivers_do_not_hold_up_healthy_ones(owner, receiver, settings)
     assert {url: s for url, s in statuses.items() if "healthy" in url} == {
         receiver.url(f"/healthy{n}"): DeliveryStatus.SUCCEEDED for n in range(8)
     }
+
+
+@pytest.mark.django_db
+def test_the_owner_sees_the_pause_and_turning_the_endpoint_back_on_closes_the_breaker(
+    owner, receiver, settings
+):
+    settings.ALERTS_BREAKER_THRESHOLD = 1
+    endpoint = _hook(owner, receiver.url("/flaky"))
+    receiver.script("/flaky", (500,))
+    tasks.deliveries_send(_pending())
+    endpoint.refresh_from_db()
+    shown = WebhookEndpointSerializer(endpoint).data
+    assert shown["paused_until"] and shown["failing_since"]
+
+    endpoint = endpoint_update(endpoint=endpoint, data={"enabled": False})
+    endpoint = endpoint_update(endpoint=endpoint, data={"enabled": True})
+
+    assert (endpoint.consecutive_failures, endpoint.paused_until) == (0, None)
