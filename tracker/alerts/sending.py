@@ -23,7 +23,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.utils import timezone
@@ -50,10 +50,6 @@ class SendReport:
     succeeded: int = 0
     failed: int = 0
     cancelled: int = 0
-
-    def add(self, other: "SendReport") -> None:
-        for name in (f.name for f in fields(self)):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
 @dataclass
@@ -178,7 +174,7 @@ class _FanOut:
         now = timezone.now()
         claim = claims.deliveries_claim(ids=batch, now=now, events=self.events)
         self.report.cancelled += claim.cancelled
-        sends = sends_prepare(claim.deliveries, now)
+        sends = _sends_prepare(claim.deliveries, now)
         with self.lock:
             mine = {f.send.endpoint_id for f in self.flights if not f.done}
             mine |= {send.endpoint_id for send in self.ready}
@@ -299,7 +295,7 @@ def send_safely(
         return [outcome] * count
 
 
-def sends_prepare(deliveries: list[Delivery], now: datetime.datetime) -> list[Send]:
+def _sends_prepare(deliveries: list[Delivery], now: datetime.datetime) -> list[Send]:
     """The network jobs for claimed deliveries: one per webhook, one for all the emails.
     A message that cannot even be built (a template error) becomes a failed attempt, as a
     delivery must not stay "sending" for ever."""
