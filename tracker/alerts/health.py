@@ -51,6 +51,15 @@ def endpoints_health_update(
     for pk in {d.endpoint_id for d, o in results if o.succeeded}:
         failures.pop(pk, None)
     failing = set(failures)
+    if ok or failing or gone:
+        # Locked in the order the claims lock them (tracker.alerts.claims), so that a
+        # claim and a recording that both touch two endpoints cannot deadlock.
+        list(
+            WebhookEndpoint.objects.select_for_update()
+            .filter(pk__in=ok | failing | gone)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
     if ok:
         WebhookEndpoint.objects.filter(pk__in=ok).update(
             failing_since=None, consecutive_failures=0, paused_until=None
