@@ -10,8 +10,8 @@ The total timeout is a deadline for the whole request: DNS, connect, send and ev
 the answer get only the time left, so a receiver cannot stretch a send by answering slowly.
 
 Why not a library (urllib3's PoolManager, requests): bench/fanout.py measures the CPU per
-POST of each in the same run (about 0.15-0.19 ms here against 0.27-0.32 ms for urllib3 and
-0.8 ms for requests, on a 2-core machine where the sender is CPU-bound), and neither holds a
+POST of each in the same run (0.15-0.22 ms here against 0.24-0.36 ms for urllib3 and
+0.7-0.95 ms for requests, on a 2-core machine where the sender is CPU-bound), and neither holds a
 total deadline over every read (urllib3's total timeout sets each read's socket timeout once,
 so a receiver trickling bytes outlives it) nor checks the address actually connected to
 without subclassing its connection classes anyway. The pool here is the small part.
