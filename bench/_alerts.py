@@ -85,6 +85,27 @@ class ReceiverProcess:
         self.process.wait(10)
 
 
+class ManyPortsProcess:
+    """tests.alerts.many_ports in its own process: receivers on many ports of 127.0.0.1."""
+
+    def __init__(self, ports: int, delay: float = 0.0, blackhole: bool = False):
+        command = [sys.executable, "-m", "tests.alerts.many_ports", "--ports", str(ports)]
+        command += ["--delay", str(delay)] + (["--blackhole"] if blackhole else [])
+        self.process = subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True)
+        self.ports: list[int] = json.loads(self.process.stdout.readline())
+
+    def url(self, index: int, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.ports[index % len(self.ports)]}{path}"
+
+    def stats(self) -> dict:
+        with urllib.request.urlopen(self.url(0, "/_stats"), timeout=10) as response:
+            return json.loads(response.read())
+
+    def stop(self) -> None:
+        self.process.terminate()
+        self.process.wait(10)
+
+
 class WorkerProcess:
     """``celery -A config worker --pool threads``; no beat unless asked (the alerts benches
     time only the doorbell path)."""
@@ -130,6 +151,10 @@ class WorkerProcess:
             if line.startswith("VmHWM:"):
                 return int(line.split()[1]) / 1024
         return float("nan")
+
+    def open_files(self) -> int:
+        """The worker's open file descriptors (sockets included)."""
+        return len(os.listdir(f"/proc/{self.process.pid}/fd"))
 
     def cpu_seconds(self) -> float:
         """User plus system CPU time the worker has used so far."""

@@ -27,8 +27,7 @@ _LATE_ACK = {"acks_late": True, "reject_on_worker_lost": True}
 def event_dispatch(event_id: int) -> int:
     """Fan one committed event out into deliveries and send the immediate ones at once."""
     fanout = dispatch.event_dispatch(event_id=event_id)
-    sent = sending.deliveries_send_claimed(deliveries=fanout.claimed).sent
-    return sent + sending.deliveries_send(delivery_ids=fanout.pending_ids).sent
+    return sending.deliveries_send(delivery_ids=fanout.pending_ids).sent
 
 
 @shared_task(**_LATE_ACK)

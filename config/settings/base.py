@@ -102,6 +102,10 @@ SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # A stalled SMTP server must fail the attempt (to be retried) rather than hold a sender
 # thread past the claim timeout, after which the sweep would send the mail a second time.
 EMAIL_TIMEOUT = env.float("EMAIL_TIMEOUT", default=10.0)
+# The total time one SMTP session of alert email may take, whatever the server does (a
+# tarpit answering a byte at a time); kept below the claim timeout, so mail that is slow to
+# go out is never claimed and sent again by another worker meanwhile.
+EMAIL_TOTAL_TIMEOUT = env.float("EMAIL_TOTAL_TIMEOUT", default=15.0)
 
 # --- Celery ------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL", default="redis://127.0.0.1:6379/0")
@@ -247,8 +251,21 @@ WEBHOOK_SECRET_GRACE_HOURS = env.float("WEBHOOK_SECRET_GRACE_HOURS", default=24)
 # them (CIDR, e.g. "10.1.2.0/24"); plain http is refused unless allowed.
 WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
 WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
-# Deliveries one task sends at once (threads doing network I/O only).
+# Sends a worker process has in flight at once (threads doing network I/O only).
 ALERTS_SEND_CONCURRENCY = env.int("ALERTS_SEND_CONCURRENCY", default=16)
+# A send still unanswered after this many seconds stops counting against the concurrency
+# above (it keeps its thread until its total timeout), so slow or silent receivers cannot
+# hold up everyone else's; ALERTS_SEND_MAX_IN_FLIGHT bounds all sends in flight.
+ALERTS_SLOW_SEND_AFTER = env.float("ALERTS_SLOW_SEND_AFTER", default=0.2)
+ALERTS_SEND_MAX_IN_FLIGHT = env.int("ALERTS_SEND_MAX_IN_FLIGHT", default=160)
+# Requests in flight to one endpoint, across all threads and worker processes.
+ALERTS_ENDPOINT_CONCURRENCY = env.int("ALERTS_ENDPOINT_CONCURRENCY", default=2)
+# After this many failed attempts in a row an endpoint is paused (the circuit breaker): its
+# deliveries wait for its next retry time, on the retry schedule, instead of taking senders.
+ALERTS_BREAKER_THRESHOLD = env.int("ALERTS_BREAKER_THRESHOLD", default=5)
+# Idle keep-alive connections kept for webhook receivers, in all, and for how long.
+WEBHOOK_IDLE_CONNECTIONS = env.int("WEBHOOK_IDLE_CONNECTIONS", default=64)
+WEBHOOK_IDLE_TIMEOUT = env.float("WEBHOOK_IDLE_TIMEOUT", default=30.0)
 # A delivery "sending" for longer than the total timeout plus this margin was claimed by a
 # worker that died; the sweep makes it due again.
 ALERTS_RECLAIM_MARGIN = env.float("ALERTS_RECLAIM_MARGIN", default=30.0)

@@ -21,6 +21,7 @@ WHITENOISE_USE_FINDERS = True
 # Short waits so retries, timeouts and reclaims happen within a test's time budget.
 WEBHOOK_CONNECT_TIMEOUT = 1.0
 WEBHOOK_TOTAL_TIMEOUT = 2.0
+EMAIL_TOTAL_TIMEOUT = 2.0
 # The third step is long so that a test can tell a retry on the 1 s step from a later one.
 WEBHOOK_RETRY_SCHEDULE = [0, 1, 10]
 WEBHOOK_RETRY_JITTER = 0.0

@@ -2,6 +2,7 @@
 Celery worker subprocess (with its embedded beat running the sweep) on the real Redis and
 the test database that pytest-django created."""
 
+import asyncio
 import atexit
 import contextlib
 import email
@@ -48,12 +49,24 @@ class _Inbox:
 
     def __init__(self):
         self.messages: list[email.message.EmailMessage] = []
+        # The client address of each message's connection: one per SMTP connection.
+        self.peers: list[tuple] = []
+        # Seconds the server waits before answering MAIL FROM (a tarpit), when set.
+        self.tarpit = 0.0
         self._arrived = threading.Condition()
+
+    async def handle_MAIL(self, server, session, envelope, address, mail_options):
+        if self.tarpit:
+            await asyncio.sleep(self.tarpit)
+        envelope.mail_from = address
+        envelope.mail_options.extend(mail_options)
+        return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         with self._arrived:
             self.messages.append(message)
+            self.peers.append(session.peer)
             self._arrived.notify_all()
         return "250 Message accepted"
 

@@ -10,6 +10,7 @@ own process (the benchmarks do that, so that it does not share a GIL with what i
 import argparse
 import contextlib
 import json
+import selectors
 import socket
 import sys
 import threading
@@ -59,10 +60,11 @@ class _Handler(BaseHTTPRequestHandler):
             )
         )
         status, delay, extra_headers, payload = receiver._next_answer(self.path)
-        if isinstance(delay, threading.Event):
-            delay.wait(60)  # held until the test lets it go
-        elif delay:
-            time.sleep(delay)
+        with receiver._busy(self.path):
+            if isinstance(delay, threading.Event):
+                delay.wait(60)  # held until the test lets it go
+            elif delay:
+                time.sleep(delay)
         if payload is None:
             payload = b'{"ok": true}' if 200 <= status < 300 else b'{"error": "scripted"}'
         try:
@@ -122,6 +124,9 @@ class Receiver:
         self._scripts: dict[str, deque] = defaultdict(deque)
         self.requests: list[Received] = []
         self.connections = 0
+        # Requests being answered now, and the most there were at once, per path.
+        self.in_flight: dict[str, int] = defaultdict(int)
+        self.most_in_flight: dict[str, int] = defaultdict(int)
         self.host = host
         self.port = self._server.server_address[1]
         self._thread: threading.Thread | None = None
@@ -154,6 +159,17 @@ class Receiver:
         body = answer[3] if len(answer) > 3 else None
         return answer[0], delay, headers, body
 
+    @contextlib.contextmanager
+    def _busy(self, path: str):
+        with self._lock:
+            self.in_flight[path] += 1
+            self.most_in_flight[path] = max(self.most_in_flight[path], self.in_flight[path])
+        try:
+            yield
+        finally:
+            with self._lock:
+                self.in_flight[path] -= 1
+
     def _record(self, received: Received) -> None:
         with self._arrived:
             self.requests.append(received)
@@ -181,6 +197,48 @@ class Receiver:
                         f"{len(found)} of {count} expected requests arrived in {timeout} s"
                     )
                 self._arrived.wait(remaining)
+
+
+class Blackhole:
+    """Listening sockets that accept connections and never answer (nor read), like a
+    receiver whose application hangs; ``ports`` of them in one thread with a selector."""
+
+    def __init__(self, ports: int = 1, host: str = "127.0.0.1"):
+        self.host = host
+        self._selector = selectors.DefaultSelector()
+        self._listeners = []
+        self._held: list[socket.socket] = []
+        self.accepted = 0
+        for _ in range(ports):
+            listener = socket.create_server((host, 0), backlog=1024)
+            listener.setblocking(False)
+            self._selector.register(listener, selectors.EVENT_READ)
+            self._listeners.append(listener)
+        self.ports = [listener.getsockname()[1] for listener in self._listeners]
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+
+    def start(self) -> "Blackhole":
+        self._thread.start()
+        return self
+
+    def url(self, path: str = "/hook", index: int = 0) -> str:
+        return f"http://{self.host}:{self.ports[index]}{path}"
+
+    def _serve(self) -> None:
+        while not self._stopped.is_set():
+            for key, _ in self._selector.select(timeout=0.1):
+                with contextlib.suppress(BlockingIOError):
+                    sock, _ = key.fileobj.accept()
+                    self._held.append(sock)
+                    self.accepted += 1
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join(5)
+        for sock in self._held + self._listeners:
+            sock.close()
+        self._selector.close()
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from tests.factories import MilestoneFactory, ProcessFactory
 from tracker import tasks
+from tracker.alerts import claims, recording, sweep
 from tracker.alerts.digests import digest_period, digests_build
 from tracker.alerts.messages import event_item
 from tracker.alerts.reminders import reminder_record
@@ -175,3 +176,39 @@ def test_switching_to_immediate_releases_what_was_held(daily, owner):
     assert delivery.status == DeliveryStatus.PENDING
     tasks.deliveries_send([delivery.pk])
     assert len(mail.outbox) == 1
+
+
+def test_a_digest_that_kills_its_worker_every_time_ends_failed(daily, settings):
+    _change(MilestoneFactory(), status="delayed")
+    [digest_id] = digests_build(cadence="daily", now=_tomorrow())
+    now = timezone.now()
+    for _ in settings.WEBHOOK_RETRY_SCHEDULE:
+        now += datetime.timedelta(seconds=11)  # due again (retry steps of 1 and 10 s)
+        assert claims.digest_claim(digest_id=digest_id, now=now) is not None
+        now += claims.claim_timeout() + datetime.timedelta(seconds=1)  # its worker is gone
+        with time_machine.travel(now):
+            assert sweep.alerts_sweep().reclaimed == 1
+
+    digest = Digest.objects.get()
+    assert (digest.status, digest.attempt_count) == (DigestStatus.FAILED, 3)
+    assert digest.error == recording.WORKER_LOST
+    delivery = Delivery.objects.get()
+    assert delivery.status == DeliveryStatus.FAILED
+    assert [a.error for a in delivery.attempts.all()] == [recording.WORKER_LOST] * 3
+    assert not mail.outbox
+
+
+def test_the_sweep_does_not_queue_a_due_digest_on_every_sweep(daily, settings):
+    settings.ALERTS_SWEEP_REQUEUE_GRACE = 30
+    _change(MilestoneFactory(), status="delayed")
+    digests_build(cadence="daily", now=_tomorrow())  # its task sends it; here it did not
+    start = timezone.now()
+
+    def sweep_at(seconds):
+        with time_machine.travel(start + datetime.timedelta(seconds=seconds)):
+            return sweep.alerts_sweep().digests
+
+    assert sweep_at(5) == 0  # left to the task that built it
+    assert sweep_at(31) == 1
+    assert sweep_at(36) == 0  # not again while it may still be in the queue
+    assert sweep_at(62) == 1

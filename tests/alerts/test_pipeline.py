@@ -6,13 +6,14 @@ import datetime
 
 import pytest
 import time_machine
+from django.conf import settings
 from django.core import mail
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from tests.factories import MilestoneFactory, OrganizationFactory, ProcessFactory
 from tracker import tasks
-from tracker.alerts import sending, sweep
+from tracker.alerts import claims, recording, sweep
 from tracker.alerts.dispatch import event_dispatch
 from tracker.models import Event, WebhookEndpoint
 from tracker.models.alerts import Delivery, DeliveryAttempt, DeliveryStatus
@@ -347,10 +348,35 @@ def test_the_sweep_runs_twice_and_reclaims_once(owner, endpoint, receiver):
     assert sweep.alerts_sweep().reclaimed == 1
     assert sweep.alerts_sweep().reclaimed == 0
     delivery.refresh_from_db()
-    assert delivery.status == DeliveryStatus.RETRYING
-    assert tasks.deliveries_send([delivery.pk]) == 1
+    # The lost send counts as an attempt: retried on the schedule's next step (1 s).
+    assert (delivery.status, delivery.attempt_count) == (DeliveryStatus.RETRYING, 1)
+    assert delivery.attempts.get().error == recording.WORKER_LOST
     assert tasks.deliveries_send([delivery.pk]) == 0
+    with time_machine.travel(timezone.now() + datetime.timedelta(seconds=1.5)):
+        assert tasks.deliveries_send([delivery.pk]) == 1
+        assert tasks.deliveries_send([delivery.pk]) == 0
     assert len(receiver.requests) == 1
+
+
+def test_work_that_kills_its_worker_every_time_ends_failed(owner, endpoint, receiver):
+    # A poison delivery: every worker that claims it dies or hangs. Each reclaim is an
+    # attempt, and once the retry schedule (3 attempts in the tests) is spent it has failed.
+    _hook(owner, endpoint)
+    [delivery] = _deliveries_created(_change(MilestoneFactory()))
+    now = timezone.now()
+    for _ in settings.WEBHOOK_RETRY_SCHEDULE:
+        now += datetime.timedelta(seconds=11)  # the retry is due (steps of 1 and 10 s)
+        claimed = claims.deliveries_claim(ids=[delivery.pk], now=now, events={}).deliveries
+        assert claimed, "claimable again after each reclaim"
+        now += claims.claim_timeout() + datetime.timedelta(seconds=1)  # the worker is gone
+        with time_machine.travel(now):
+            assert sweep.alerts_sweep().reclaimed == 1
+
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.attempt_count) == (DeliveryStatus.FAILED, 3)
+    assert [a.error for a in delivery.attempts.all()] == [recording.WORKER_LOST] * 3
+    assert not claims.deliveries_claim(ids=[delivery.pk], now=now, events={}).deliveries
+    assert not receiver.requests
 
 
 def test_the_sweep_leaves_a_recent_claim_alone(owner, endpoint):
@@ -381,31 +407,6 @@ def test_pruning_runs_twice_and_acts_once(owner, endpoint):
         assert tasks.attempts_prune() == 0
     assert Delivery.objects.count() == 1
     assert WebhookEndpoint.objects.count() == 1
-
-
-def test_a_slow_receiver_makes_the_sender_hand_back_the_rest_of_its_batch(owner, receiver):
-    # Two subscribers of one change are claimed together at dispatch. The first answer takes
-    # longer than the total timeout (2 s), so the second is handed back (pending, unclaimed)
-    # rather than held past its claim's lifetime, where the sweep would send it twice.
-    for path in ("/slow-a", "/slow-b"):
-        endpoint = endpoint_create(owner=owner, data={"url": receiver.url(path)})
-        _hook(owner, endpoint)
-        receiver.script(path, (200, 2.5))
-    fanout = event_dispatch(event_id=_change(MilestoneFactory()).pk)
-    first, second = fanout.claimed
-    now = timezone.now()
-    report = sending.SendReport()
-
-    released = sending._send_claimed(
-        [(first, sending._job(first, now)), (second, sending._job(second, now))], report
-    )
-
-    assert released == [second.pk]
-    assert [r.path for r in receiver.requests] == ["/slow-a"]
-    second.refresh_from_db()
-    assert (second.status, second.claimed_at) == (DeliveryStatus.PENDING, None)
-    assert tasks.deliveries_send(released) == 1
-    assert sorted(r.path for r in receiver.requests) == ["/slow-a", "/slow-b"]
 
 
 def test_the_sweep_requeues_doorbell_work_after_the_requeue_grace_and_not_every_sweep(

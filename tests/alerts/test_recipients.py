@@ -211,7 +211,7 @@ def test_deactivating_a_user_in_the_admin_cancels_what_waits_for_them(
     event = _change()
     fanout = event_dispatch(event_id=event.pk)
     # Left pending, as if the send had failed once and waited for its retry.
-    Delivery.objects.filter(pk__in=[d.pk for d in fanout.claimed]).update(
+    Delivery.objects.filter(pk__in=fanout.pending_ids).update(
         status=DeliveryStatus.RETRYING, attempt_count=1, claimed_at=None
     )
 
@@ -241,8 +241,7 @@ def test_the_sender_refuses_a_delivery_whose_owner_was_deactivated_meanwhile(
     # Deactivated some other way (the shell, a directory sync): the claim still refuses.
     _hook(owner, endpoint)
     fanout = event_dispatch(event_id=_change().pk)
-    [delivery] = fanout.claimed
-    Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.PENDING, claimed_at=None)
+    [delivery] = Delivery.objects.filter(pk__in=fanout.pending_ids)
     type(owner).objects.filter(pk=owner.pk).update(is_active=False)
 
     report = tasks.sending.deliveries_send(delivery_ids=[delivery.pk])

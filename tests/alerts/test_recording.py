@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from tests.factories import MilestoneFactory
 from tracker import tasks
-from tracker.alerts import sending, transports
+from tracker.alerts import claims, recording, sending, transports
 from tracker.alerts.dispatch import event_dispatch
 from tracker.models import Event
 from tracker.models.alerts import Delivery, DeliveryStatus
@@ -31,6 +31,11 @@ def _change(milestone=None) -> Event:
     return Event.objects.filter(milestone_id=milestone.pk).latest("id")
 
 
+def _claimed(event: Event) -> list[Delivery]:
+    ids = event_dispatch(event_id=event.pk).pending_ids
+    return claims.deliveries_claim(ids=ids, now=timezone.now(), events={}).deliveries
+
+
 def test_a_nul_byte_in_the_answer_is_recorded_without_it(owner, receiver):
     _hook(owner, receiver)
     receiver.script("/hook", (500, 0, {}, b'{"error": "bad\x00byte"}'))
@@ -47,13 +52,13 @@ def test_a_nul_byte_in_the_answer_is_recorded_without_it(owner, receiver):
 def test_a_batch_the_database_refuses_is_recorded_one_by_one(owner, receiver):
     _hook(owner, receiver, "/a")
     _hook(owner, receiver, "/b")
-    first, second = event_dispatch(event_id=_change().pk).claimed
+    first, second = _claimed(_change())
     now = timezone.now()
     # A lone surrogate cannot be encoded for PostgreSQL: the whole batch insert fails.
     unstorable = transports.Outcome(attempted_at=now, error="Request failed: \ud800")
     ok = transports.Outcome(attempted_at=now, succeeded=True, http_status=200)
 
-    sending._record([(first, unstorable), (second, ok)], sending.SendReport())
+    recording.deliveries_record([(first, unstorable), (second, ok)])
 
     first.refresh_from_db()
     second.refresh_from_db()
@@ -105,12 +110,13 @@ def test_a_non_ascii_path_is_sent_percent_encoded(owner, receiver):
 )
 def test_any_exception_from_a_send_becomes_a_recorded_attempt(owner, receiver, error, status):
     _hook(owner, receiver)
-    [delivery] = event_dispatch(event_id=_change().pk).claimed
+    [delivery] = _claimed(_change())
 
     def raising():
         raise error
 
-    sending._send_claimed([(delivery, raising)], sending.SendReport())
+    outcomes = sending._run(sending.Send([delivery], raising))
+    recording.deliveries_record(list(zip([delivery], outcomes, strict=True)))
 
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempt_count) == (status, 1)
@@ -120,7 +126,7 @@ def test_any_exception_from_a_send_becomes_a_recorded_attempt(owner, receiver, e
 @pytest.mark.parametrize("meanwhile", ["claimed again", "redelivered"])
 def test_a_stale_claims_result_does_not_overwrite_a_newer_state(owner, receiver, meanwhile):
     _hook(owner, receiver)
-    [delivery] = event_dispatch(event_id=_change().pk).claimed
+    [delivery] = _claimed(_change())
     # The worker that claimed it stalled past claim_timeout(): the sweep took the claim
     # back and another worker claimed it, or its owner redelivered it.
     newer = delivery.claimed_at + datetime.timedelta(seconds=10)
@@ -131,7 +137,7 @@ def test_a_stale_claims_result_does_not_overwrite_a_newer_state(owner, receiver,
     Delivery.objects.filter(pk=delivery.pk).update(**state)
     late = transports.Outcome(attempted_at=timezone.now(), error="Answered 500.", http_status=500)
 
-    sending._record([(delivery, late)], sending.SendReport())
+    recording.deliveries_record([(delivery, late)])
 
     row = Delivery.objects.get(pk=delivery.pk)
     assert (row.status, row.claimed_at, row.attempt_count) == (
@@ -144,11 +150,11 @@ def test_a_stale_claims_result_does_not_overwrite_a_newer_state(owner, receiver,
 
 def test_a_stale_claim_does_not_hand_back_a_newer_claim(owner, receiver):
     _hook(owner, receiver)
-    [delivery] = event_dispatch(event_id=_change().pk).claimed
+    [delivery] = _claimed(_change())
     newer = delivery.claimed_at + datetime.timedelta(seconds=10)
     Delivery.objects.filter(pk=delivery.pk).update(claimed_at=newer)
 
-    sending._release([delivery])
+    claims.deliveries_release([delivery])
 
     row = Delivery.objects.get(pk=delivery.pk)
     assert (row.status, row.claimed_at) == (DeliveryStatus.SENDING, newer)

@@ -24,7 +24,7 @@ def dispatch_and_send_new_events(after_id: int) -> None:
     """What the worker does after commit, in this process."""
     for event_id in Event.objects.filter(pk__gt=after_id).values_list("pk", flat=True):
         fanout = event_dispatch(event_id=event_id)
-        deliveries_send(delivery_ids=[d.pk for d in fanout.claimed] + fanout.pending_ids)
+        deliveries_send(delivery_ids=fanout.pending_ids)
     Delivery.objects.filter(status=DeliveryStatus.SENDING).update(status=DeliveryStatus.PENDING)
     deliveries_send(delivery_ids=Delivery.objects.values_list("pk", flat=True))
 

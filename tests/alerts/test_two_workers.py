@@ -1,6 +1,7 @@
 """Two Celery worker processes (each with its own beat running the sweep) claiming from one
-database and one Redis queue, a real local receiver: every delivery arrives, and a
-webhook-id arrives more than once only when a retry was recorded for it.
+database and one Redis queue, a real local receiver: every delivery arrives, a webhook-id
+arrives more than once only when a retry was recorded for it, and an endpoint never has
+more than ALERTS_ENDPOINT_CONCURRENCY requests in flight across both.
 
 Test settings: retry schedule 0 s, 1 s, 10 s without jitter; sweep every half second.
 """
@@ -84,3 +85,25 @@ def test_two_workers_send_each_delivery_once_per_webhook_id_and_lose_none(worker
         assert re.search(
             r"Task tracker\.tasks\.(event_dispatch|deliveries_send)\[.+\] received", log
         )
+
+
+def test_two_workers_hold_an_endpoints_concurrency_between_them(workers, receiver, owner, settings):
+    paths = ["/slow"] + [f"/e{n}" for n in range(15)]
+    for path in paths:
+        endpoint = endpoint_create(owner=owner, data={"url": receiver.url(path)})
+        subscription_create(owner=owner, data={"channel": "webhook", "endpoint": endpoint})
+    changes = 8
+    receiver.script("/slow", *[(200, 0.4)] * changes)
+    milestone = MilestoneFactory()
+    for worker in workers:
+        worker.start()
+
+    for n in range(changes):
+        milestone_update(actor=owner, milestone=milestone, data={"notes": f"change {n}"})
+
+    expected = changes * len(paths)
+    succeeded = Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED)
+    _wait_until(lambda: succeeded.count() == expected, timeout=90, what="every delivery")
+    webhook_ids = [request.webhook_id for request in receiver.snapshot()]
+    assert len(webhook_ids) == len(set(webhook_ids)) == expected  # once each, none lost
+    assert receiver.most_in_flight["/slow"] <= settings.ALERTS_ENDPOINT_CONCURRENCY

@@ -163,12 +163,16 @@ class WebhookEndpointAdmin(ServiceAdminMixin, admin.ModelAdmin):
         "disabled_reason",
         "disabled_at",
         "failing_since",
+        "consecutive_failures",
+        "paused_until",
         "previous_secret_expires_at",
     ]
     readonly_fields = [
         "disabled_reason",
         "disabled_at",
         "failing_since",
+        "consecutive_failures",
+        "paused_until",
         "previous_secret_expires_at",
     ]
     actions = ["send_test_event", "rotate_secret"]

@@ -1,7 +1,6 @@
 """Daily and weekly digests: one email per subscription and period, grouped by process."""
 
 import datetime
-import logging
 
 from django.conf import settings
 from django.db import transaction
@@ -9,19 +8,9 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from tracker.models import Subscription
-from tracker.models.alerts import (
-    Cadence,
-    Delivery,
-    DeliveryAttempt,
-    DeliveryStatus,
-    Digest,
-    DigestStatus,
-)
+from tracker.models.alerts import Cadence, Delivery, DeliveryStatus, Digest
 
-from . import messages, transports
-from .sending import retry_delay, storable
-
-logger = logging.getLogger(__name__)
+from . import claims, messages, recording, sending, transports
 
 
 def digest_period(
@@ -85,89 +74,24 @@ def digests_build(*, cadence: str, now: datetime.datetime | None = None) -> list
 def digest_send(*, digest_id: int) -> bool:
     """Send one digest if it is due and nobody else is sending it; True when it was sent.
 
-    Claimed with a conditional UPDATE (pending -> sending), so running it twice sends one
-    email. A failed send is retried on the webhook retry schedule.
+    Claimed like a delivery (tracker.alerts.claims), so running it twice sends one email; a
+    failed send is retried on the webhook retry schedule (tracker.alerts.recording).
     """
-    now = timezone.now()
-    claimed = Digest.objects.filter(
-        pk=digest_id, status=DigestStatus.PENDING, next_attempt_at__lte=now
-    ).update(status=DigestStatus.SENDING, claimed_at=now)
-    if claimed != 1:
+    digest = claims.digest_claim(digest_id=digest_id, now=timezone.now())
+    if digest is None:
         return False
-    digest = Digest.objects.select_related("subscription", "subscription__owner").get(pk=digest_id)
     deliveries = list(
         digest.deliveries.filter(status=DeliveryStatus.HELD)
         .select_related("event")
         .order_by("event_id")
     )
-    # Every result is written only while this claim still holds the digest: a worker that
-    # took longer than claim_timeout() may have lost it to the sweep and a newer claim.
-    mine = Digest.objects.filter(pk=digest_id, status=DigestStatus.SENDING, claimed_at=now)
     if not deliveries or not digest.subscription.active or not digest.subscription.owner.is_active:
-        with transaction.atomic():
-            if mine.update(
-                status=DigestStatus.FAILED,
-                claimed_at=None,
-                error="Nothing to send, or unsubscribed.",
-            ):
-                Delivery.objects.filter(digest=digest, status=DeliveryStatus.HELD).update(
-                    status=DeliveryStatus.CANCELLED, completed_at=now
-                )
+        recording.digest_cancel(digest=digest, reason="Nothing to send, or unsubscribed.")
         return False
-    try:
-        outcome = transports.email_send(messages.email_for_digest(digest, deliveries))
-    except Exception as error:
-        # Like a delivery's (see sending._run): a failed attempt, not a digest left sending.
-        logger.exception("Sending digest %s raised", digest_id)
-        outcome = transports.Outcome(
-            attempted_at=now,
-            error=f"Sending failed: {error!r}",
-            permanent=isinstance(error, ValueError),
-        )
-    attempt_count = digest.attempt_count + 1
-    error = storable(outcome.error)
-    delay = None if outcome.permanent else retry_delay(attempt_count)
-    with transaction.atomic():
-        if not mine.select_for_update().exists():
-            logger.warning("Not recording digest %s: it was claimed again meanwhile", digest_id)
-            return False
-        DeliveryAttempt.objects.bulk_create(
-            DeliveryAttempt(
-                delivery=delivery,
-                attempted_at=outcome.attempted_at,
-                duration_ms=outcome.duration_ms,
-                error=error,
-                succeeded=outcome.succeeded,
-            )
-            for delivery in deliveries
-        )
-        if outcome.succeeded:
-            mine.update(
-                status=DigestStatus.SENT,
-                attempt_count=attempt_count,
-                sent_at=outcome.attempted_at,
-                claimed_at=None,
-                error="",
-            )
-            Delivery.objects.filter(
-                pk__in=[d.pk for d in deliveries], status=DeliveryStatus.HELD
-            ).update(status=DeliveryStatus.SUCCEEDED, attempt_count=1, completed_at=now)
-        elif delay is None:
-            mine.update(
-                status=DigestStatus.FAILED,
-                attempt_count=attempt_count,
-                claimed_at=None,
-                error=error,
-            )
-            Delivery.objects.filter(
-                pk__in=[d.pk for d in deliveries], status=DeliveryStatus.HELD
-            ).update(status=DeliveryStatus.FAILED, attempt_count=attempt_count, completed_at=now)
-        else:
-            mine.update(
-                status=DigestStatus.PENDING,
-                attempt_count=attempt_count,
-                claimed_at=None,
-                next_attempt_at=now + delay,
-                error=error,
-            )
-    return outcome.succeeded
+    [outcome] = sending.send_safely(
+        lambda: transports.emails_send([messages.email_for_digest(digest, deliveries)]),
+        what=f"digest {digest_id}",
+    )
+    return recording.digest_record(digest=digest, deliveries=deliveries, outcome=outcome) and (
+        outcome.succeeded
+    )

@@ -11,16 +11,11 @@ from tracker.selectors.alerts import subscriptions_matching
 from tracker.services.alerts import message_id_new
 from tracker.services.events import events_sequence_stamp
 
-# Up to this many immediate deliveries are claimed as they are created and sent by the
-# dispatching task itself; a larger fan-out goes to the sending threads.
-CLAIM_AT_DISPATCH = 4
-
 
 @dataclass
 class Fanout:
-    # Claimed at creation (status "sending"), with event, endpoint and subscription loaded.
-    claimed: list[Delivery] = field(default_factory=list)
-    # Pending, for the sending threads to claim.
+    # Pending, to be claimed and sent (tracker.alerts.sending): the claim is where the
+    # per-endpoint concurrency and the circuit breaker are enforced.
     pending_ids: list[int] = field(default_factory=list)
 
 
@@ -30,8 +25,8 @@ def event_dispatch(*, event_id: int) -> Fanout:
 
     The claim (``dispatched_at`` set by a conditional UPDATE) and the deliveries commit
     together, so a crash loses neither: before the commit the event is still undispatched
-    for the sweep; after it the deliveries are pending, or claimed and reclaimed by the
-    sweep once their claim is stale. A second run finds the event claimed and does nothing.
+    for the sweep; after it the deliveries are pending. A second run finds the event claimed
+    and does nothing.
 
     The event gets its feed sequence first (in a transaction of its own, so that stamping
     never waits for a fan-out): webhooks carry it in ``data`` and subscriptions match by it.
@@ -47,12 +42,6 @@ def event_dispatch(*, event_id: int) -> Fanout:
             return Fanout()
         event = Event.objects.get(pk=event_id)
         subscriptions = {s.pk: s for s in recipients(subscriptions_matching(event=event))}
-        immediate = [s for s in subscriptions.values() if s.cadence == Cadence.IMMEDIATE]
-        claim_now = len(immediate) <= CLAIM_AT_DISPATCH
-        if claim_now:
-            initial_status, claimed_at = DeliveryStatus.SENDING, now
-        else:
-            initial_status, claimed_at = DeliveryStatus.PENDING, None
         at = connection.ops.adapt_datetimefield_value(now)
         rows = [
             (
@@ -63,16 +52,14 @@ def event_dispatch(*, event_id: int) -> Fanout:
                 subscription.endpoint_id,
                 event.type,
                 (
-                    initial_status
+                    DeliveryStatus.PENDING
                     if subscription.cadence == Cadence.IMMEDIATE
                     else DeliveryStatus.HELD
                 ).value,
                 message_id_new(),
                 0,
                 at if subscription.cadence == Cadence.IMMEDIATE else None,
-                connection.ops.adapt_datetimefield_value(claimed_at)
-                if subscription.cadence == Cadence.IMMEDIATE
-                else None,
+                None,
                 at,
                 "",
             )
@@ -80,29 +67,8 @@ def event_dispatch(*, event_id: int) -> Fanout:
         ]
         if rows:
             _deliveries_insert(rows)
-        created = Delivery.objects.filter(event=event, status=initial_status).order_by("id")
-        if not claim_now:
-            return Fanout(pending_ids=list(created.values_list("pk", flat=True)))
-        created = created.only("pk", "subscription_id", "message_id")
-        deliveries = []
-        for row in created:
-            subscription = subscriptions[row.subscription_id]
-            delivery = Delivery(
-                pk=row.pk,
-                event=event,
-                subscription=subscription,
-                owner=subscription.owner,
-                channel=subscription.channel,
-                endpoint=subscription.endpoint,
-                event_type=event.type,
-                status=DeliveryStatus.SENDING,
-                message_id=row.message_id,
-                attempt_count=0,
-                next_attempt_at=now,
-                claimed_at=now,
-            )
-            deliveries.append(delivery)
-        return Fanout(claimed=deliveries)
+        created = Delivery.objects.filter(event=event, status=DeliveryStatus.PENDING)
+        return Fanout(pending_ids=list(created.order_by("id").values_list("pk", flat=True)))
 
 
 def recipients(subscriptions: list[Subscription]) -> list[Subscription]:

@@ -8,19 +8,19 @@ import datetime
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.db.models import F, Q
+from django.db.models import Q
 from django.utils import timezone
 
 from tracker.models import Event
 from tracker.models.alerts import Delivery, DeliveryAttempt, DeliveryStatus, Digest, DigestStatus
 from tracker.services.events import events_sequence_stamp
 
-from . import queue
-from .sending import claim_timeout
+from . import queue, recording
 
 # Bounds on one sweep's work, so a backlog is worked off over several sweeps.
 _MAX_EVENTS = 500
 _MAX_DELIVERIES = 2000
+_MAX_DIGESTS = 100
 _BATCH = 100
 
 
@@ -67,14 +67,7 @@ def alerts_sweep() -> SweepReport:
     events_sequence_stamp()
     now = timezone.now()
     report = SweepReport()
-    # A claim older than a live worker could hold it belongs to a dead worker.
-    stale = now - claim_timeout()
-    report.reclaimed = Delivery.objects.filter(
-        status=DeliveryStatus.SENDING, claimed_at__lt=stale
-    ).update(status=DeliveryStatus.RETRYING, next_attempt_at=F("claimed_at"), claimed_at=None)
-    report.reclaimed += Digest.objects.filter(
-        status=DigestStatus.SENDING, claimed_at__lt=stale
-    ).update(status=DigestStatus.PENDING, claimed_at=None, next_attempt_at=now)
+    report.reclaimed = recording.stale_claims_reclaim(now=now)
 
     settled = now - requeue_grace()
     event_ids = list(
@@ -103,11 +96,14 @@ def alerts_sweep() -> SweepReport:
         queue.deliveries_send_enqueue(delivery_ids[start : start + _BATCH])
     report.deliveries = len(delivery_ids)
 
-    digest_ids = list(
-        Digest.objects.filter(status=DigestStatus.PENDING, next_attempt_at__lte=now).values_list(
-            "pk", flat=True
-        )[:100]
+    # A new digest is sent by the task that built it: left to it like doorbell work.
+    due_rows = list(
+        Digest.objects.filter(due, status=DigestStatus.PENDING)
+        .order_by("next_attempt_at", "id")
+        .values_list("pk", "attempt_count")[:_MAX_DIGESTS]
     )
+    fresh = _not_queued_lately([("digest", *row) for row in due_rows], now)
+    digest_ids = [pk for pk, attempts in due_rows if ("digest", pk, attempts) in fresh]
     for digest_id in digest_ids:
         queue.digest_send_enqueue(digest_id)
     report.digests = len(digest_ids)

@@ -5,12 +5,16 @@ A transport never raises for a failed send: it returns an Outcome that the calle
 a DeliveryAttempt, so every try is logged the same way whatever went wrong.
 """
 
+import contextlib
 import datetime
 import smtplib
+import socket
+import threading
 import time
 from dataclasses import dataclass, field
 
-from django.core.mail import EmailMultiAlternatives
+from django.conf import settings
+from django.core.mail import EmailMultiAlternatives, get_connection
 from django.utils import timezone
 
 from . import http
@@ -83,6 +87,55 @@ def webhook_send(message: WebhookMessage) -> Outcome:
 
 def email_send(message: EmailMultiAlternatives) -> Outcome:
     """Hand one email to the configured mail backend (SMTP in production)."""
+    [outcome] = emails_send([message])
+    return outcome
+
+
+def emails_send(emails: list[EmailMultiAlternatives]) -> list[Outcome]:
+    """Hand emails to the configured mail backend over one connection (one SMTP session),
+    one outcome each, all within ``EMAIL_TOTAL_TIMEOUT``: when the time is up the
+    connection is cut (EMAIL_TIMEOUT only bounds each socket operation, which a server
+    answering a byte at a time never reaches) and what was not sent fails, to be retried."""
+    connection = get_connection(fail_silently=False)
+    total = settings.EMAIL_TOTAL_TIMEOUT
+    deadline = time.monotonic() + total
+    timer = threading.Timer(total, _cut, [connection])
+    timer.daemon = True
+    timer.start()
+    outcomes = []
+    try:
+        try:
+            connection.open()  # held open for all of them (send_messages would close it)
+        except (smtplib.SMTPException, OSError) as error:
+            failed = f"Sending mail failed: {error}"
+            return [Outcome(attempted_at=timezone.now(), error=failed) for _ in emails]
+        for message in emails:
+            if time.monotonic() >= deadline:
+                outcome = Outcome(attempted_at=timezone.now())
+                outcome.error = f"Not sent: the mail server took longer than {total:g} s."
+            else:
+                message.connection = connection
+                outcome = _email_send(message)
+                if not outcome.succeeded and time.monotonic() >= deadline:
+                    outcome.error = f"The mail server took longer than {total:g} s; cut off."
+            outcomes.append(outcome)
+    finally:
+        timer.cancel()
+        with contextlib.suppress(Exception):
+            connection.close()
+    return outcomes
+
+
+def _cut(connection) -> None:
+    # The SMTP backend's smtplib.SMTP, once open: shutting its socket down ends any read or
+    # write in progress in the sending thread at once.
+    sock = getattr(getattr(connection, "connection", None), "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
+def _email_send(message: EmailMultiAlternatives) -> Outcome:
     outcome = Outcome(attempted_at=timezone.now())
     started = time.monotonic()
     try:

@@ -23,6 +23,10 @@ class WebhookEndpoint(models.Model):
     disabled_at = models.DateTimeField(null=True, blank=True)
     # Set at the first failure after a success; an endpoint failing for too long is disabled.
     failing_since = models.DateTimeField(null=True, blank=True, editable=False)
+    # The circuit breaker: failed attempts since the last success; from
+    # ALERTS_BREAKER_THRESHOLD on, nothing is sent to the endpoint until paused_until.
+    consecutive_failures = models.PositiveIntegerField(default=0, editable=False)
+    paused_until = models.DateTimeField(null=True, blank=True, editable=False)
     version = models.PositiveIntegerField(default=1, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)

@@ -272,6 +272,7 @@ def endpoint_update(
             current.disabled_reason = ""
             current.disabled_at = None
             current.failing_since = None
+            current.consecutive_failures, current.paused_until = 0, None  # the breaker too
         elif was_enabled and not current.enabled:
             current.disabled_reason = "Disabled by its owner."
             current.disabled_at = timezone.now()

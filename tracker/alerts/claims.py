@@ -1,0 +1,196 @@
+"""Claiming work: a delivery or digest is sent only by whoever moved it to "sending".
+
+Every claim is a conditional UPDATE (due, and pending or retrying), atomic on its own, so two
+workers given the same ids cannot both claim one. The time of the claim is kept on the row:
+results are recorded only while that claim still holds it (tracker.alerts.recording), and a
+claim older than ``claim_timeout()`` belongs to a worker that died or hung, which the sweep
+takes back (``recording.stale_claims_reclaim``).
+
+Webhook deliveries are claimed under two rules that hold across threads and worker
+processes because the database enforces them: at most ``ALERTS_ENDPOINT_CONCURRENCY``
+deliveries of one endpoint are "sending" at once, and none of an endpoint whose circuit
+breaker has paused it (tracker.alerts.health).
+"""
+
+import datetime
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Case, Count, Q, Value, When
+
+from tracker.models import Event, WebhookEndpoint
+from tracker.models.alerts import (
+    TEST_EVENT_TYPE,
+    Delivery,
+    DeliveryStatus,
+    Digest,
+    DigestStatus,
+)
+
+
+def claim_timeout() -> datetime.timedelta:
+    """How long a live worker may hold a claim: two sends (see tracker.alerts.sending) and a
+    margin."""
+    send = max(settings.WEBHOOK_TOTAL_TIMEOUT, settings.EMAIL_TOTAL_TIMEOUT)
+    return datetime.timedelta(seconds=send * 2 + settings.ALERTS_RECLAIM_MARGIN)
+
+
+@dataclass
+class DeliveryClaim:
+    # Claimed, with event, endpoint and subscription loaded.
+    deliveries: list[Delivery] = field(default_factory=list)
+    # Claimed but no longer wanted (subscription off, endpoint disabled): cancelled.
+    cancelled: int = 0
+    # (id, endpoint id) of due deliveries left unclaimed because their endpoint already has
+    # ALERTS_ENDPOINT_CONCURRENCY in flight.
+    deferred: list[tuple[int, int]] = field(default_factory=list)
+
+
+def deliveries_claim(
+    *, ids: list[int], now: datetime.datetime, events: dict[int, Event]
+) -> DeliveryClaim:
+    """Claim the due ones among ``ids`` and load them. Deliveries whose subscription was
+    turned off, whose endpoint was disabled or whose owner was deactivated are cancelled
+    instead, with the reason; those of a paused
+    endpoint are made due when its pause ends; those of an endpoint at its concurrency are
+    left as they are (``deferred``). ``events`` caches the events loaded (a fan-out is many
+    deliveries of one event)."""
+    with transaction.atomic():
+        chosen, deferred = _within_endpoint_limits(ids, now)
+        claimed_ids = _claim_ids(chosen, now) if chosen else []
+    if not claimed_ids:
+        return DeliveryClaim(deferred=deferred)
+    rows = list(
+        Delivery.objects.filter(pk__in=claimed_ids).select_related(
+            "endpoint", "subscription", "owner"
+        )
+    )
+    reasons = {d.pk: reason for d in rows if (reason := _unwanted_because(d))}
+    cancelled = list(reasons)
+    for reason in set(reasons.values()):
+        Delivery.objects.filter(pk__in=[pk for pk, r in reasons.items() if r == reason]).update(
+            status=DeliveryStatus.CANCELLED,
+            completed_at=now,
+            next_attempt_at=None,
+            claimed_at=None,
+            cancelled_reason=reason,
+        )
+    missing = {d.event_id for d in rows if d.event_id and d.event_id not in events}
+    if missing:
+        events.update(Event.objects.in_bulk(missing))
+    deliveries = []
+    for delivery in rows:
+        if delivery.pk not in cancelled:
+            delivery.event = events.get(delivery.event_id)
+            deliveries.append(delivery)
+    return DeliveryClaim(deliveries=deliveries, cancelled=len(cancelled), deferred=deferred)
+
+
+def _within_endpoint_limits(
+    ids: list[int], now: datetime.datetime
+) -> tuple[list[int], list[tuple[int, int]]]:
+    """The due ones among ``ids`` that may be claimed now, and the deferred ones.
+
+    The endpoints' rows stay locked until the claim commits, so two claimers cannot both
+    count the same free place: the second counts again once the first's claims are visible.
+    """
+    due = (
+        Delivery.objects.filter(
+            pk__in=ids, status__in=[DeliveryStatus.PENDING, DeliveryStatus.RETRYING]
+        )
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .order_by("pk")
+        .values_list("pk", "endpoint_id", "event_type")
+    )
+    candidates = list(due)
+    endpoint_ids = {endpoint_id for _, endpoint_id, _ in candidates if endpoint_id is not None}
+    if not endpoint_ids:
+        return [pk for pk, _, _ in candidates], []
+    paused_until = dict(
+        WebhookEndpoint.objects.select_for_update()
+        .filter(pk__in=endpoint_ids)
+        .order_by("pk")  # one locking order for every claimer: no deadlock
+        .values_list("pk", "paused_until")
+    )
+    in_flight = Counter(
+        dict(
+            Delivery.objects.filter(status=DeliveryStatus.SENDING, endpoint_id__in=endpoint_ids)
+            .values("endpoint_id")
+            .annotate(n=Count("pk"))
+            .values_list("endpoint_id", "n")
+        )
+    )
+    limit = settings.ALERTS_ENDPOINT_CONCURRENCY
+    chosen, deferred, paused = [], [], defaultdict(list)
+    for pk, endpoint_id, event_type in candidates:
+        if endpoint_id is None:
+            chosen.append(pk)
+        elif (paused_until.get(endpoint_id) or now) > now and event_type != TEST_EVENT_TYPE:
+            # (An owner's test send goes through: it tells whether the endpoint is back, and
+            # its success closes the breaker.)
+            paused[paused_until[endpoint_id]].append(pk)
+        elif in_flight[endpoint_id] >= limit:
+            deferred.append((pk, endpoint_id))
+        else:
+            in_flight[endpoint_id] += 1
+            chosen.append(pk)
+    for until, pks in paused.items():
+        # Not due before the pause ends: neither the sweep nor a sender picks them up sooner.
+        Delivery.objects.filter(pk__in=pks).update(next_attempt_at=until)
+    return chosen, deferred
+
+
+def _claim_ids(ids: list[int], now: datetime.datetime) -> list[int]:
+    # One conditional UPDATE ... RETURNING (PostgreSQL, and SQLite from 3.35 for the demo).
+    placeholders = ", ".join(["%s"] * len(ids))
+    sql = (
+        f"UPDATE {Delivery._meta.db_table} SET status = %s, claimed_at = %s "
+        f"WHERE id IN ({placeholders}) AND status IN (%s, %s) "
+        "AND (next_attempt_at IS NULL OR next_attempt_at <= %s) RETURNING id"
+    )
+    at = connection.ops.adapt_datetimefield_value(now)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            sql,
+            [DeliveryStatus.SENDING, at, *ids, DeliveryStatus.PENDING, DeliveryStatus.RETRYING, at],
+        )
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _unwanted_because(delivery: Delivery) -> str:
+    """Why a claimed delivery must not be sent after all, or "" when it may."""
+    if not delivery.owner.is_active:
+        return "Its owner's account was deactivated."
+    if delivery.subscription is not None and not delivery.subscription.active:
+        return "Its subscription was turned off."
+    if delivery.endpoint is not None and not delivery.endpoint.enabled:
+        return "Its webhook endpoint was disabled."
+    return ""
+
+
+def deliveries_release(deliveries: list[Delivery]) -> None:
+    """Hand claimed deliveries back unsent (pending again, or retrying if tried before)."""
+    # Only this claim's rows: each is matched on the time it was claimed.
+    held = Q()
+    for delivery in deliveries:
+        held |= Q(pk=delivery.pk, claimed_at=delivery.claimed_at)
+    Delivery.objects.filter(held, status=DeliveryStatus.SENDING).update(
+        status=Case(
+            When(attempt_count=0, then=Value(DeliveryStatus.PENDING)),
+            default=Value(DeliveryStatus.RETRYING),
+        ),
+        claimed_at=None,
+    )
+
+
+def digest_claim(*, digest_id: int, now: datetime.datetime) -> Digest | None:
+    """Claim one digest if it is due and unclaimed (pending -> sending); the digest with its
+    subscription and owner loaded, or None."""
+    claimed = Digest.objects.filter(
+        pk=digest_id, status=DigestStatus.PENDING, next_attempt_at__lte=now
+    ).update(status=DigestStatus.SENDING, claimed_at=now)
+    if claimed != 1:
+        return None
+    return Digest.objects.select_related("subscription", "subscription__owner").get(pk=digest_id)

@@ -1,0 +1,277 @@
+"""Recording results: an attempt row for every try and the new state of what was tried.
+
+A result is written only while the claim that sent it still holds the row (a claim older than
+``claims.claim_timeout()`` may have been taken back by the sweep and claimed again, or the
+delivery redelivered from the admin: a stale worker must not overwrite the newer state).
+Recording never gives up: whatever cannot be written together is written one by one, and a
+text the database refuses is replaced, as a delivery left "sending" would be sent again.
+"""
+
+import dataclasses
+import datetime
+import logging
+import random
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from tracker.models import WebhookEndpoint
+from tracker.models.alerts import Delivery, DeliveryAttempt, DeliveryStatus, Digest, DigestStatus
+
+from . import claims, health, http, transports
+
+logger = logging.getLogger(__name__)
+
+
+def retry_delay(attempts_made: int) -> datetime.timedelta | None:
+    """How long to wait after ``attempts_made`` failed attempts; None when there are no
+    retries left. Spread by ``WEBHOOK_RETRY_JITTER`` either way."""
+    schedule = settings.WEBHOOK_RETRY_SCHEDULE
+    if attempts_made >= len(schedule):
+        return None
+    jitter = settings.WEBHOOK_RETRY_JITTER
+    seconds = schedule[attempts_made] * (1 + random.uniform(-jitter, jitter))
+    return datetime.timedelta(seconds=max(0.0, seconds))
+
+
+def is_final(delivery: Delivery, outcome: transports.Outcome) -> bool:
+    """Whether this failed outcome ends the delivery (no retry will follow)."""
+    return outcome.permanent or retry_delay(delivery.attempt_count + 1) is None
+
+
+def storable(text: str, limit: int | None = None) -> str:
+    """``text`` as the database can store it: PostgreSQL refuses NUL characters in text."""
+    text = text[:limit] if limit is not None else text
+    return text.replace("\x00", "")
+
+
+def deliveries_record(results: list[tuple[Delivery, transports.Outcome]]) -> None:
+    """Write the attempts and the deliveries' new state; update the endpoints' health and
+    tell the owners of endpoints disabled now.
+
+    Outcomes are written with one UPDATE per kind of result (succeeded, failed) rather than
+    per row, which is what keeps a large fan-out's bookkeeping cheap.
+    """
+    now = timezone.now()
+    try:
+        disabled = _record_batch(results, now)
+    except Exception:
+        logger.exception("Could not record %d attempts together; recording each", len(results))
+        disabled = []
+        for delivery, outcome in results:
+            disabled += _record_one(delivery, outcome, now)
+    for endpoint in disabled:
+        health.endpoint_owner_notify(endpoint)
+
+
+def _record_one(
+    delivery: Delivery, outcome: transports.Outcome, now: datetime.datetime
+) -> list[WebhookEndpoint]:
+    try:
+        return _record_batch([(delivery, outcome)], now)
+    except Exception:
+        logger.exception("Could not record the attempt of delivery %s", delivery.pk)
+    # What happened is kept (success or not, status, duration); the text that could not be
+    # stored is replaced.
+    generic = dataclasses.replace(
+        outcome, response_body="", error="The result of this attempt could not be stored."
+    )
+    try:
+        return _record_batch([(delivery, generic)], now)
+    except Exception:
+        # Left "sending": the sweep reclaims it once the claim is stale.
+        logger.exception("Could not record even a generic error for delivery %s", delivery.pk)
+        return []
+
+
+def _record_batch(
+    results: list[tuple[Delivery, transports.Outcome]],
+    now: datetime.datetime,
+    *,
+    endpoint_health: bool = True,
+) -> list[WebhookEndpoint]:
+    with transaction.atomic():
+        results = _still_claimed(results)
+        if not results:
+            return []
+        _write(results, now)
+        if not endpoint_health:
+            return []
+        return health.endpoints_health_update(results, now)
+
+
+def _still_claimed(
+    results: list[tuple[Delivery, transports.Outcome]],
+) -> list[tuple[Delivery, transports.Outcome]]:
+    """The results whose delivery is still held by the claim that sent it, locked until
+    the transaction ends."""
+    current = dict(
+        Delivery.objects.select_for_update()
+        .filter(pk__in=[d.pk for d, _ in results], status=DeliveryStatus.SENDING)
+        .values_list("pk", "claimed_at")
+    )
+    kept = [(d, o) for d, o in results if d.pk in current and current[d.pk] == d.claimed_at]
+    if len(kept) < len(results):
+        logger.warning(
+            "Not recording %d attempts: their deliveries were claimed again meanwhile",
+            len(results) - len(kept),
+        )
+    return kept
+
+
+def _attempt(delivery_id: int, outcome: transports.Outcome) -> DeliveryAttempt:
+    return DeliveryAttempt(
+        delivery_id=delivery_id,
+        attempted_at=outcome.attempted_at,
+        duration_ms=outcome.duration_ms,
+        http_status=outcome.http_status,
+        response_body=storable(outcome.response_body, http.RESPONSE_KEEP_BYTES),
+        error=storable(outcome.error),
+        succeeded=outcome.succeeded,
+    )
+
+
+def _write(results: list[tuple[Delivery, transports.Outcome]], now: datetime.datetime) -> None:
+    attempts, succeeded, failed, retrying = [], [], [], []
+    for delivery, outcome in results:
+        attempts.append(_attempt(delivery.pk, outcome))
+        delay = None if outcome.permanent else retry_delay(delivery.attempt_count + 1)
+        if outcome.succeeded:
+            succeeded.append(delivery.pk)
+        elif delay is None:
+            failed.append(delivery.pk)
+        else:
+            retrying.append((delivery.pk, now + delay))
+    done = {"claimed_at": None, "next_attempt_at": None, "completed_at": now}
+    # The rows are locked by _still_claimed; "sending" is checked again all the same.
+    sending = Delivery.objects.filter(status=DeliveryStatus.SENDING)
+    DeliveryAttempt.objects.bulk_create(attempts)
+    if succeeded:
+        sending.filter(pk__in=succeeded).update(
+            status=DeliveryStatus.SUCCEEDED, attempt_count=F("attempt_count") + 1, **done
+        )
+    if failed:
+        sending.filter(pk__in=failed).update(
+            status=DeliveryStatus.FAILED, attempt_count=F("attempt_count") + 1, **done
+        )
+    for pk, next_attempt_at in retrying:
+        sending.filter(pk=pk).update(
+            status=DeliveryStatus.RETRYING,
+            attempt_count=F("attempt_count") + 1,
+            claimed_at=None,
+            next_attempt_at=next_attempt_at,
+        )
+
+
+def digest_record(
+    *, digest: Digest, deliveries: list[Delivery], outcome: transports.Outcome
+) -> bool:
+    """Record a digest's send: an attempt on each of its deliveries, and the digest sent,
+    failed or pending its next retry. False when the digest's claim was lost meanwhile."""
+    now = timezone.now()
+    mine = Digest.objects.filter(
+        pk=digest.pk, status=DigestStatus.SENDING, claimed_at=digest.claimed_at
+    )
+    attempt_count = digest.attempt_count + 1
+    error = storable(outcome.error)
+    delay = None if outcome.permanent else retry_delay(attempt_count)
+    with transaction.atomic():
+        if not mine.select_for_update().exists():
+            logger.warning("Not recording digest %s: it was claimed again meanwhile", digest.pk)
+            return False
+        DeliveryAttempt.objects.bulk_create(
+            DeliveryAttempt(
+                delivery=delivery,
+                attempted_at=outcome.attempted_at,
+                duration_ms=outcome.duration_ms,
+                error=error,
+                succeeded=outcome.succeeded,
+            )
+            for delivery in deliveries
+        )
+        held = Delivery.objects.filter(
+            pk__in=[d.pk for d in deliveries], status=DeliveryStatus.HELD
+        )
+        if outcome.succeeded:
+            mine.update(
+                status=DigestStatus.SENT,
+                attempt_count=attempt_count,
+                sent_at=outcome.attempted_at,
+                claimed_at=None,
+                error="",
+            )
+            held.update(status=DeliveryStatus.SUCCEEDED, attempt_count=1, completed_at=now)
+        elif delay is None:
+            mine.update(
+                status=DigestStatus.FAILED,
+                attempt_count=attempt_count,
+                claimed_at=None,
+                error=error,
+            )
+            held.update(status=DeliveryStatus.FAILED, attempt_count=attempt_count, completed_at=now)
+        else:
+            mine.update(
+                status=DigestStatus.PENDING,
+                attempt_count=attempt_count,
+                claimed_at=None,
+                next_attempt_at=now + delay,
+                error=error,
+            )
+    return True
+
+
+def digest_cancel(*, digest: Digest, reason: str) -> None:
+    """End a claimed digest unsent (nothing left to send, or unsubscribed) and cancel its
+    held deliveries."""
+    mine = Digest.objects.filter(
+        pk=digest.pk, status=DigestStatus.SENDING, claimed_at=digest.claimed_at
+    )
+    with transaction.atomic():
+        if mine.update(status=DigestStatus.FAILED, claimed_at=None, error=reason):
+            Delivery.objects.filter(digest=digest, status=DeliveryStatus.HELD).update(
+                status=DeliveryStatus.CANCELLED,
+                completed_at=timezone.now(),
+                cancelled_reason=reason,
+            )
+
+
+# The attempt recorded for a claim that went stale.
+WORKER_LOST = "The worker died or hung during the send."
+# Stale claims taken back by one sweep, at most.
+_RECLAIM_BATCH = 500
+
+
+def stale_claims_reclaim(*, now: datetime.datetime) -> int:
+    """Take back the claims of workers that died or hung (older than ``claim_timeout()``);
+    returns how many deliveries and digests were taken back.
+
+    Each counts as a failed attempt ("worker died or hung during the send") on the retry
+    schedule, so work whose sending kills or hangs its worker every time (a poison message)
+    ends failed once the schedule is spent instead of being reclaimed for ever. The receiver
+    is not held to blame: the endpoint's health is left as it is.
+    """
+    stale = now - claims.claim_timeout()
+    deliveries = list(
+        Delivery.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lt=stale)
+        .select_related("endpoint")
+        .order_by("claimed_at")[:_RECLAIM_BATCH]
+    )
+    lost = [
+        (delivery, transports.Outcome(attempted_at=delivery.claimed_at, error=WORKER_LOST))
+        for delivery in deliveries
+    ]
+    reclaimed = 0
+    if lost:
+        with transaction.atomic():
+            kept = _still_claimed(lost)
+            _write(kept, now)
+        reclaimed += len(kept)
+    for digest in Digest.objects.filter(status=DigestStatus.SENDING, claimed_at__lt=stale)[
+        :_RECLAIM_BATCH
+    ]:
+        held = list(digest.deliveries.filter(status=DeliveryStatus.HELD))
+        outcome = transports.Outcome(attempted_at=digest.claimed_at, error=WORKER_LOST)
+        reclaimed += digest_record(digest=digest, deliveries=held, outcome=outcome)
+    return reclaimed
