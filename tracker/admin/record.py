@@ -35,6 +35,7 @@ from tracker.services.organizations import (
     organization_update,
 )
 from tracker.services.processes import process_create, process_delete, process_update
+from tracker.services.schedule import schedule_lock
 
 from .forms import DependencyForm, DependencyFormSet, MilestoneForm, VersionedForm
 from .service_admin import ServiceAdminMixin, adopt
@@ -213,6 +214,9 @@ class ProcessAdmin(ServiceAdminMixin, admin.ModelAdmin):
     inlines = [MilestoneInline, ProcessHistoryInline]
 
     def save_model(self, request, obj, form, change):
+        # The milestone inline is saved next in this transaction: the schedule lock comes
+        # before the process row's (the order every milestone write takes them in).
+        schedule_lock()
         if change:
             saved = process_update(
                 actor=request.user,
