@@ -51,6 +51,18 @@ WITH RECURSIVE downstream(id) AS (
 SELECT id FROM downstream
 """
 
+# Everything the starting milestones depend on, directly or not (they are included).
+_UPSTREAM_SQL = """
+WITH RECURSIVE upstream(id) AS (
+    SELECT id FROM tracker_milestone WHERE id IN ({placeholders})
+    UNION
+    SELECT link.depends_on_id
+    FROM tracker_milestonedependency AS link
+    JOIN upstream ON link.milestone_id = upstream.id
+)
+SELECT id FROM upstream
+"""
+
 _INPUT_FIELDS = ["target_date", "actual_date"]
 _SCHEDULE_FIELDS = ["forecast_date", "at_risk", "at_risk_reason", "at_risk_cause"]
 
@@ -226,10 +238,20 @@ def milestones_overdue_mark(*, today: datetime.date | None = None) -> int:
     return sum(1 for state in propagation.states.values() if state.pk in ids and state.at_risk)
 
 
+def upstream_ids(start: Iterable[int]) -> set[int]:
+    """The ids of ``start`` and of every milestone they depend on, directly or not: one
+    recursive query, whatever the length of the chain."""
+    return set(_walk(_UPSTREAM_SQL, set(start)))
+
+
 def _downstream_ids(start: set[int]) -> list[int]:
+    return _walk(_DOWNSTREAM_SQL, start)
+
+
+def _walk(query: str, start: set[int]) -> list[int]:
     if not start:
         return []
-    sql = _DOWNSTREAM_SQL.format(placeholders=", ".join(["%s"] * len(start)))
+    sql = query.format(placeholders=", ".join(["%s"] * len(start)))
     with connection.cursor() as cursor:
         cursor.execute(sql, sorted(start))
         return [row[0] for row in cursor.fetchall()]
