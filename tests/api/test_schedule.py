@@ -5,6 +5,7 @@ import datetime
 import json
 
 import pytest
+from django.utils import timezone
 
 from tests.api.conftest import bearer
 from tests.factories import ProcessFactory
@@ -14,7 +15,7 @@ from tracker.services.milestones import Dependency, milestone_create, milestone_
 
 pytestmark = pytest.mark.django_db
 
-TODAY = datetime.date.today()
+TODAY = timezone.localdate()  # the services' today (TIME_ZONE), not the OS's
 
 
 def day(offset: int) -> str:
