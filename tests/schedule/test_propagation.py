@@ -149,8 +149,10 @@ def test_a_cycle_is_refused_and_nothing_saved(make, editor):
 
 
 def _chain(length: int) -> list[Milestone]:
-    """``length`` milestones all due tomorrow, each one day after the one before."""
-    chain = MilestoneFactory.create_batch(length, process=ProcessFactory(), target_date=day(1))
+    """``length`` milestones due on consecutive days from tomorrow, each one day after the
+    one before: on track until the first one slips."""
+    process = ProcessFactory()
+    chain = [MilestoneFactory(process=process, target_date=day(1 + n)) for n in range(length)]
     MilestoneDependency.objects.bulk_create(
         MilestoneDependency(milestone=after, depends_on=before, min_gap_days=1)
         for before, after in zip(chain, chain[1:], strict=False)
@@ -181,6 +183,11 @@ def test_a_500_milestone_chain_moves_in_a_bounded_number_of_queries(
 
     assert forecasts(chain[1], chain[-1]) == [day(12), day(510)]
     assert Milestone.objects.filter(at_risk=True, process=chain[0].process).count() == 499
+    assert Event.objects.filter(type=EventType.MILESTONE_AT_RISK).count() == 499 + 9
+
+    # A further slip of the same head: new forecasts and reasons, no new alert.
+    milestone_update(actor=editor, milestone=chain[0], data={"target_date": day(12)})
+    assert forecasts(chain[-1]) == [day(511)]
     assert Event.objects.filter(type=EventType.MILESTONE_AT_RISK).count() == 499 + 9
 
 

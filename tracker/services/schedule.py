@@ -12,9 +12,13 @@ length of the chain, across processes), recomputes those milestones in dependenc
 writes what changed in one statement, so a forecast is never stale after a commit.
 
 A milestone that is still open is at risk when its forecast is later than its target date or
-its target date has passed. ``at_risk_reason`` says why in words; ``at_risk_cause`` names the
-cause as a key (the deciding dependency, its forecast and the gap; or the passed target
-date). A ``milestone.at_risk`` event is written when the cause becomes a new one,
+its target date has passed. ``at_risk_reason`` says why in words; ``at_risk_cause`` names
+what makes it late as a key: the deciding dependency and the gap, or "passed" (the target
+date passed). Dates are not part of the key: a milestone late because of D stays at risk
+silently when D slips further (its reason is reworded in place; D's own
+``milestone.date_changed`` tells subscribers the new date), so a slip at the head of a long
+chain does not re-alert the whole chain. A ``milestone.at_risk`` event is written when the
+cause becomes a new one (another deciding dependency, or late again after recovering),
 ``milestone.back_on_track`` when it clears, so an unchanged cause never alerts twice, however
 often the record around it is saved or the hourly scan runs.
 """
@@ -33,6 +37,7 @@ from tracker.snapshots import milestone_snapshot, subject_snapshot
 from .events import Actor, event_row, events_record
 
 SCHEDULER = "scheduler"
+PASSED_CAUSE = "passed"  # the at-risk cause of an open milestone whose target date passed
 
 # An arbitrary constant naming the advisory lock that serializes schedule changes.
 _SCHEDULE_LOCK_KEY = 7_201_521
@@ -353,10 +358,10 @@ def _schedule(
     if is_open and target and forecast and forecast > target and driver:
         _, link, dependency = driver
         reason = _slip_reason(milestone, link, dependency)
-        cause = f"after:{link.depends_on_id}:{dependency.forecast_date}:{link.min_gap_days}"
+        cause = f"after:{link.depends_on_id}:{link.min_gap_days}"  # no date: see above
     elif is_open and target and target < today:
         reason = f"target date {target.isoformat()} has passed"
-        cause = f"passed:{target}"
+        cause = PASSED_CAUSE
     milestone.at_risk = bool(cause)
     milestone.at_risk_reason = reason
     milestone.at_risk_cause = cause
