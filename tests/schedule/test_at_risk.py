@@ -3,8 +3,9 @@
 import pytest
 import time_machine
 
+from tests.factories import ProcessFactory
 from tracker.alerts.reminders import reminders_scan
-from tracker.models import Event, EventType, Milestone, MilestoneStatus
+from tracker.models import Event, EventType, Milestone, MilestoneStatus, ProcessStatus
 from tracker.services.milestones import milestone_update
 
 from .conftest import day
@@ -180,3 +181,31 @@ def test_renaming_a_dependency_rewords_the_reason_without_a_new_alert(make, edit
     roadshow.refresh_from_db()
     assert roadshow.at_risk_reason.startswith(f"Public S-1 is due on {day(20)}")
     assert len(risk_events()) == 1
+
+
+def test_the_hourly_scan_flags_a_forecast_late_from_before_the_schedule(make, editor):
+    filing = make("Public filing", 10)
+    roadshow = make("Roadshow", 25, after=[(filing, 15)])
+    # As migration 0006 left such data: forecasts computed, no flags.
+    Milestone.objects.filter(pk=filing.pk).update(target_date=day(20), forecast_date=day(20))
+    Milestone.objects.filter(pk=roadshow.pk).update(forecast_date=day(35))
+
+    reminders_scan(today=day(0))
+    reminders_scan(today=day(0))
+
+    roadshow.refresh_from_db()
+    assert roadshow.at_risk
+    assert roadshow.at_risk_reason.startswith(f"Public filing is due on {day(20)}")
+    [event] = risk_events()
+    assert (event.milestone_id, event.actor_name) == (roadshow.pk, "scheduler")
+
+
+@pytest.mark.parametrize("status", [ProcessStatus.ABANDONED, ProcessStatus.COMPLETED])
+def test_the_hourly_scan_leaves_closed_processes_alone(make, status):
+    closed = ProcessFactory(status=status)
+    signing = make("Agreement signed", 3, in_process=closed)
+
+    reminders_scan(today=day(4))
+
+    assert not Milestone.objects.get(pk=signing.pk).at_risk
+    assert risk_events() == []

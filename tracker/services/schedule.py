@@ -28,9 +28,17 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
-from tracker.models import Event, EventType, Milestone, MilestoneDependency, MilestoneStatus
+from tracker.models import (
+    Event,
+    EventType,
+    Milestone,
+    MilestoneDependency,
+    MilestoneStatus,
+    ProcessStatus,
+)
 from tracker.models.milestones import CLOSED_STATUSES
 from tracker.snapshots import milestone_snapshot, subject_snapshot
 
@@ -220,17 +228,21 @@ def _events(
     return events
 
 
-def milestones_overdue_mark(*, today: datetime.date | None = None) -> int:
-    """Put at risk the open milestones whose target date passed since they were last
-    computed (time moves on without any change to the record); returns how many.
+def milestones_at_risk_mark(*, today: datetime.date | None = None) -> int:
+    """Put at risk the open milestones of active processes that are late but not flagged
+    yet; returns how many. Run by the hourly reminders scan, as the scheduler.
 
-    Run by the hourly reminders scan, as the scheduler. A milestone already at risk keeps
-    its reason, so a second scan records nothing.
+    Two kinds are found, in one query: target dates that passed since the milestone was last
+    computed (time moves on without any change to the record), and forecasts already after
+    the target (data from before the schedule: migration 0006 computed forecasts, not flags).
+    Milestones of completed or abandoned processes are left alone: nobody waits for them.
+    A milestone already at risk keeps its reason, so a second scan records nothing.
     """
     today = today or timezone.localdate()
     ids = list(
         Milestone.objects.exclude(status__in=CLOSED_STATUSES)
-        .filter(actual_date__isnull=True, target_date__lt=today, at_risk=False)
+        .filter(actual_date__isnull=True, at_risk=False, process__status=ProcessStatus.ACTIVE)
+        .filter(Q(target_date__lt=today) | Q(forecast_date__gt=F("target_date")))
         .values_list("pk", flat=True)
     )
     if not ids:
