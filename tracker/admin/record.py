@@ -383,7 +383,15 @@ class MilestoneAdmin(BaseMilestoneAdmin):
     added and edited here, typed ones on their own pages."""
 
     list_filter = [*BaseMilestoneAdmin.list_filter, "kind"]
-    search_fields = ["title", "notes", "filing__form_type", "filing__accession_number"]
+    # Also what the dependency inline's search box searches: titles repeat across processes.
+    search_fields = [
+        "title",
+        "notes",
+        "filing__form_type",
+        "filing__accession_number",
+        "process__title",
+        "process__organization__name",
+    ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         milestone = self.get_object(request, object_id)
