@@ -213,3 +213,17 @@ def test_an_existing_link_is_deleted_inline(editor_client, make):
     assert Event.objects.filter(
         milestone_id=roadshow.pk, type=EventType.MILESTONE_BACK_ON_TRACK
     ).exists()
+
+
+def test_a_cycle_is_a_form_error(editor_client, make):
+    filing = make("Public filing", 10)
+    roadshow = make("Roadshow", 25, after=[(filing, 15)])
+
+    response = _change(editor_client, filing, _post(filing, [(roadshow, 0)], title="Renamed"))
+
+    assert response.status_code == 200
+    assert "would form a cycle back to this milestone" in response.content.decode()
+    assert list(MilestoneDependency.objects.values_list("milestone", "depends_on")) == [
+        (roadshow.pk, filing.pk)
+    ]
+    assert Milestone.objects.get(pk=filing.pk).title == "Public filing"
