@@ -27,6 +27,7 @@ from tracker.models.milestones import AgAuthority, Agency, AgStage, IpoStepType
 from tracker.services.milestones import Dependency, milestone_create, milestone_update
 from tracker.services.organizations import organization_create, organization_update
 from tracker.services.processes import process_create, process_update
+from tracker.services.schedule import schedule_lock
 from tracker.sources.edgar.sync import organization_sync
 
 ACTOR = "demo"
@@ -299,6 +300,9 @@ def demo_load() -> dict[str, int]:
     """Create or bring up to date the demo record; returns counts of what was created."""
     created = {"organizations": 0, "processes": 0, "milestones": 0, "EDGAR filings": 0}
     with transaction.atomic():
+        # Before the organization and process rows it locks: milestone writes take the
+        # schedule lock first, then their process row.
+        schedule_lock()
         organizations = {}
         for data in ORGANIZATIONS:
             organization = Organization.objects.filter(slug=data["slug"]).first()

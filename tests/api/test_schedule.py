@@ -5,6 +5,7 @@ import datetime
 import json
 
 import pytest
+from django.utils import timezone
 
 from tests.api.conftest import bearer
 from tests.factories import ProcessFactory
@@ -14,7 +15,7 @@ from tracker.services.milestones import Dependency, milestone_create, milestone_
 
 pytestmark = pytest.mark.django_db
 
-TODAY = datetime.date.today()
+TODAY = timezone.localdate()  # the services' today (TIME_ZONE), not the OS's
 
 
 def day(offset: int) -> str:
@@ -81,26 +82,43 @@ def test_depends_on_takes_objects_with_gaps_and_ids_keep_them(client, editor, ip
 
 
 @pytest.mark.parametrize(
-    ("depends_on", "field"),
+    ("depends_on", "field", "message"),
     [
-        ([{"id": "FILING", "min_gap_days": -1}], "depends_on.0.min_gap_days"),
-        ([{"id": "FILING", "min_gap_days": 3651}], "depends_on.0.min_gap_days"),
-        ([{"id": "FILING", "gap": 3}], "depends_on.0.gap"),
-        ([{"min_gap_days": 3}], "depends_on.0.id"),
-        ([10**12], "depends_on"),
-        (["FILING", {"id": "FILING", "min_gap_days": 2}], "depends_on"),
-        ([{"id": "PRICING", "min_gap_days": 1}], "depends_on"),
+        (
+            [{"id": "FILING", "min_gap_days": -1}],
+            "depends_on.0.min_gap_days",
+            "greater than or equal to 0",
+        ),
+        (
+            [{"id": "FILING", "min_gap_days": 3651}],
+            "depends_on.0.min_gap_days",
+            "less than or equal to 3650",
+        ),
+        ([{"id": "FILING", "gap": 3}], "depends_on.0.gap", "Unknown field"),
+        ([{"min_gap_days": 3}], "depends_on.0.id", "This field is required"),
+        ([10**12], "depends_on", "No milestone has the id(s) 1000000000000."),
+        (
+            ["FILING", {"id": "FILING", "min_gap_days": 2}],
+            "depends_on",
+            "Each milestone can be named once",
+        ),
+        (
+            [{"id": "PRICING", "min_gap_days": 1}],
+            "depends_on",
+            "would form a cycle back to this milestone",
+        ),
     ],
 )
-def test_bad_dependencies_are_400_and_nothing_changes(client, editor, ipo, depends_on, field):
+def test_bad_dependencies_are_400_and_nothing_changes(
+    client, editor, ipo, depends_on, field, message
+):
     _, filing, roadshow, pricing, _ = ipo
-    ids = {"FILING": filing.pk, "PRICING": pricing.pk}
+    # The placeholders name milestones of the fixture, whose ids are known only now.
     body = json.loads(
         json.dumps(depends_on)
         .replace('"FILING"', str(filing.pk))
         .replace('"PRICING"', str(pricing.pk))
     )
-    assert ids  # the placeholders above name these milestones
     events = Event.objects.count()
     links = list(MilestoneDependency.objects.values_list("milestone", "depends_on", "min_gap_days"))
     response = client.patch(
@@ -112,6 +130,7 @@ def test_bad_dependencies_are_400_and_nothing_changes(client, editor, ipo, depen
     error = response.json()
     assert error["code"] == "invalid"
     assert field in error["fields"], error
+    assert any(message in text for text in error["fields"][field]), error
     assert Event.objects.count() == events
     assert (
         list(MilestoneDependency.objects.values_list("milestone", "depends_on", "min_gap_days"))
@@ -190,6 +209,9 @@ def test_the_schema_has_the_schedule_and_the_new_fields(client):
     for name in ("forecast_date", "at_risk", "at_risk_reason"):
         assert milestone[name]["readOnly"] is True
     assert milestone["depends_on"]["items"]["required"] == ["id", "min_gap_days"]
+    # The record has no per-caller visibility: the help says what is checked.
+    help_text = components["PatchedMilestoneRequest"]["properties"]["depends_on"]["description"]
+    assert "Any milestone of any process can be named; an unknown id" in help_text
     written = components["PatchedMilestoneRequest"]["properties"]["depends_on"]["items"]
     assert [branch["type"] for branch in written["oneOf"]] == ["integer", "object"]
     assert written["oneOf"][1]["properties"]["min_gap_days"]["maximum"] == 3650

@@ -3,6 +3,7 @@ import datetime
 import pytest
 from django.contrib.auth.models import Group
 from django.urls import reverse
+from django.utils import timezone
 
 from tests.factories import FilingFactory, MilestoneFactory, ProcessFactory, UserFactory
 from tracker.models import Event, EventType, Filing, Milestone
@@ -10,6 +11,10 @@ from tracker.permissions import EDITORS_GROUP
 from tracker.services.milestones import milestone_update
 
 pytestmark = pytest.mark.django_db
+
+# Future dates relative to today: a fixed date would pass one day and put the milestone at
+# risk (one more event than the tests expect).
+TARGET = timezone.localdate() + datetime.timedelta(days=400)
 
 NO_HISTORY_FORMS = {
     "events-TOTAL_FORMS": "0",
@@ -31,7 +36,7 @@ def milestone_post(milestone_or_process, **overrides):
         "process": process.pk,
         "title": "Board approval",
         "status": "planned",
-        "target_date": "2027-01-15",
+        "target_date": TARGET.isoformat(),
         "actual_date": "",
         "position": "1",
         "source_url": "",
@@ -168,7 +173,7 @@ def test_process_page_adds_milestones_inline_through_the_services(editor_client)
         "milestones-0-position": "1",
         "milestones-0-title": "Roadshow",
         "milestones-0-status": "planned",
-        "milestones-0-target_date": "2027-03-08",
+        "milestones-0-target_date": (TARGET + datetime.timedelta(days=50)).isoformat(),
         "milestones-0-actual_date": "",
         "events-TOTAL_FORMS": "0",
         "events-INITIAL_FORMS": "0",
@@ -178,7 +183,7 @@ def test_process_page_adds_milestones_inline_through_the_services(editor_client)
 
     assert response.status_code == 302, response.content.decode()[:3000]
     milestone = Milestone.objects.get(process=process, title="Roadshow")
-    assert milestone.target_date == datetime.date(2027, 3, 8)
+    assert milestone.target_date == TARGET + datetime.timedelta(days=50)
     assert list(Event.objects.values_list("type", flat=True)) == [EventType.MILESTONE_CREATED]
 
 

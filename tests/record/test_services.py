@@ -3,6 +3,7 @@ import datetime
 import pytest
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError
+from django.utils import timezone
 
 from tests.factories import FilingFactory, MilestoneFactory, ProcessFactory, UserFactory
 from tracker.models import Event, EventType, Milestone, MilestoneKind, Process
@@ -14,7 +15,9 @@ from tracker.snapshots import event_payload
 
 pytestmark = pytest.mark.django_db
 
-TODAY = datetime.date.today()
+TODAY = timezone.localdate()
+# Later than today: a fixed date would pass one day and put the milestone at risk.
+FIRST, SECOND = TODAY + datetime.timedelta(days=400), TODAY + datetime.timedelta(days=450)
 
 
 def event_types():
@@ -74,17 +77,20 @@ def test_completing_is_one_status_changed_event_with_its_actual_date():
 
 
 def test_a_slip_is_both_a_status_change_and_a_date_change():
-    milestone = MilestoneFactory(status="planned", target_date=datetime.date(2027, 1, 5))
+    milestone = MilestoneFactory(status="planned", target_date=FIRST)
 
     milestone_update(
         actor="test",
         milestone=milestone,
-        data={"status": "delayed", "target_date": datetime.date(2027, 3, 1), "notes": "Slipped"},
+        data={"status": "delayed", "target_date": SECOND, "notes": "Slipped"},
     )
 
     assert [(e.type, e.changes) for e in Event.objects.order_by("id")] == [
         (EventType.MILESTONE_STATUS_CHANGED, {"status": ["planned", "delayed"]}),
-        (EventType.MILESTONE_DATE_CHANGED, {"target_date": ["2027-01-05", "2027-03-01"]}),
+        (
+            EventType.MILESTONE_DATE_CHANGED,
+            {"target_date": [FIRST.isoformat(), SECOND.isoformat()]},
+        ),
         (EventType.MILESTONE_UPDATED, {"notes": ["", "Slipped"]}),
     ]
     # Every event of the save shows the milestone as it stood after the whole save.
@@ -92,15 +98,13 @@ def test_a_slip_is_both_a_status_change_and_a_date_change():
 
 
 def test_target_date_move_is_a_date_changed_event():
-    milestone = MilestoneFactory(target_date=datetime.date(2027, 1, 5))
+    milestone = MilestoneFactory(target_date=FIRST)
 
-    milestone_update(
-        actor="test", milestone=milestone, data={"target_date": datetime.date(2027, 2, 1)}
-    )
+    milestone_update(actor="test", milestone=milestone, data={"target_date": SECOND})
 
     event = Event.objects.get()
     assert event.type == EventType.MILESTONE_DATE_CHANGED
-    assert event.changes == {"target_date": ["2027-01-05", "2027-02-01"]}
+    assert event.changes == {"target_date": [FIRST.isoformat(), SECOND.isoformat()]}
 
 
 def test_typed_field_change_is_recorded():

@@ -1,11 +1,12 @@
 import datetime
 
 import pytest
+from django.utils import timezone
 
 from tests.factories import ProcessFactory
 from tracker.services.milestones import Dependency, milestone_create
 
-TODAY = datetime.date.today()
+TODAY = timezone.localdate()  # the services' today (TIME_ZONE), not the OS's
 
 
 def day(offset: int) -> datetime.date:

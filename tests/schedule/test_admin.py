@@ -138,3 +138,92 @@ def test_an_unknown_dependency_is_a_form_error(editor_client, make):
     assert "Select a valid choice" in response.content.decode()
     assert Milestone.objects.get(pk=roadshow.pk).title == "Roadshow"
     assert not MilestoneDependency.objects.exists()
+
+
+def test_the_dependency_field_searches_rather_than_lists_every_milestone(editor_client, make):
+    filing = make("Public filing", 10)
+    roadshow = make("Roadshow", 25, after=[(filing, 15)])
+    make("Unrelated step", 30)
+
+    html = editor_client.get(
+        reverse("admin:tracker_milestone_change", args=[roadshow.pk])
+    ).content.decode()
+
+    assert "admin-autocomplete" in html
+    assert f"/ {filing.process.title} / Public filing</option>" in html  # the chosen one
+    assert "Unrelated step" not in html
+    found = editor_client.get(
+        reverse("admin:autocomplete"),
+        {
+            "app_label": "tracker",
+            "model_name": "milestonedependency",
+            "field_name": "depends_on",
+            "term": filing.process.organization.name,
+        },
+    ).json()
+    assert {r["text"] for r in found["results"]} >= {"Public filing", "Unrelated step"}
+
+
+def _existing_link(milestone, link, **row):
+    return {
+        "dependency_links-TOTAL_FORMS": "1",
+        "dependency_links-INITIAL_FORMS": "1",
+        "dependency_links-0-id": str(link.pk),
+        "dependency_links-0-milestone": str(milestone.pk),
+        "dependency_links-0-depends_on": str(link.depends_on_id),
+        "dependency_links-0-min_gap_days": str(link.min_gap_days),
+        **{f"dependency_links-0-{name}": value for name, value in row.items()},
+    }
+
+
+def test_an_existing_link_is_edited_inline(editor_client, make):
+    filing = make("Public filing", 10)
+    board = make("Board approval", 12)
+    roadshow = make("Roadshow", 30, after=[(filing, 15)])
+    link = MilestoneDependency.objects.get()
+
+    data = _post(roadshow)
+    data.update(_existing_link(roadshow, link, depends_on=str(board.pk), min_gap_days="20"))
+    response = _change(editor_client, roadshow, data)
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert list(MilestoneDependency.objects.values_list("depends_on_id", "min_gap_days")) == [
+        (board.pk, 20)
+    ]
+    roadshow.refresh_from_db()
+    assert (roadshow.forecast_date, roadshow.version) == (day(32), 2)
+    changed = Event.objects.filter(milestone_id=roadshow.pk, type=EventType.MILESTONE_UPDATED)
+    assert changed.get().changes["depends_on"] == [[filing.pk], [board.pk]]
+
+
+def test_an_existing_link_is_deleted_inline(editor_client, make):
+    filing = make("Public filing", 10)
+    roadshow = make("Roadshow", 20, after=[(filing, 15)])
+    link = MilestoneDependency.objects.get()
+    assert Milestone.objects.get(pk=roadshow.pk).at_risk
+
+    data = _post(roadshow)
+    data.update(_existing_link(roadshow, link, DELETE="on"))
+    response = _change(editor_client, roadshow, data)
+
+    assert response.status_code == 302, response.content.decode()[:3000]
+    assert not MilestoneDependency.objects.exists()
+    roadshow.refresh_from_db()
+    assert (roadshow.forecast_date, roadshow.at_risk) == (day(20), False)
+    assert Event.objects.filter(
+        milestone_id=roadshow.pk, type=EventType.MILESTONE_BACK_ON_TRACK
+    ).exists()
+
+
+def test_a_cycle_is_a_form_error(editor_client, make):
+    filing = make("Public filing", 10)
+    roadshow = make("Roadshow", 25, after=[(filing, 15)])
+
+    response = _change(editor_client, filing, _post(filing, [(roadshow, 0)], title="Renamed"))
+
+    assert response.status_code == 200
+    assert "would form a cycle back to this milestone" in response.content.decode()
+    assert list(MilestoneDependency.objects.values_list("milestone", "depends_on")) == [
+        (roadshow.pk, filing.pk)
+    ]
+    assert Milestone.objects.get(pk=filing.pk).title == "Public filing"

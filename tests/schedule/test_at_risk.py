@@ -1,9 +1,11 @@
 """At risk and back on track: the state, its reason in words, and one event per cause."""
 
 import pytest
+import time_machine
 
+from tests.factories import ProcessFactory
 from tracker.alerts.reminders import reminders_scan
-from tracker.models import Event, EventType, Milestone, MilestoneStatus
+from tracker.models import Event, EventType, Milestone, MilestoneStatus, ProcessStatus
 from tracker.services.milestones import milestone_update
 
 from .conftest import day
@@ -63,21 +65,63 @@ def test_the_same_cause_never_alerts_twice(make, editor):
 
 def test_a_new_cause_alerts_again_and_recovery_alerts_once(make, editor):
     filing = make("Public filing", 10)
-    roadshow = make("Roadshow", 25, after=[(filing, 15)])
+    approval = make("Board approval", 5)
+    roadshow = make("Roadshow", 25, after=[(filing, 15), (approval, 10)])
     milestone_update(actor=editor, milestone=filing, data={"target_date": day(20)})
-    milestone_update(actor=editor, milestone=filing, data={"target_date": day(30)})
+    # Another dependency decides: a new cause. Then the filing decides again: new again.
+    milestone_update(actor=editor, milestone=approval, data={"target_date": day(40)})
+    milestone_update(actor=editor, milestone=approval, data={"target_date": day(5)})
     milestone_update(actor=editor, milestone=filing, data={"target_date": day(5)})
     milestone_update(actor=editor, milestone=filing, data={"target_date": day(8)})
+    # Late again after recovering, because of the same dependency: alerts again.
+    milestone_update(actor=editor, milestone=filing, data={"target_date": day(30)})
 
     events = risk_events(roadshow)
     assert [e.type for e in events] == [
         EventType.MILESTONE_AT_RISK,
         EventType.MILESTONE_AT_RISK,
+        EventType.MILESTONE_AT_RISK,
         EventType.MILESTONE_BACK_ON_TRACK,
+        EventType.MILESTONE_AT_RISK,
     ]
-    assert "is due on " + day(30).isoformat() in events[1].snapshot["milestone"]["at_risk_reason"]
-    assert events[2].changes["at_risk"] == [True, False]
-    assert not Milestone.objects.get(pk=roadshow.pk).at_risk
+    reasons = [e.snapshot["milestone"]["at_risk_reason"] for e in events]
+    assert reasons[1].startswith(f"Board approval is due on {day(40)}")
+    assert reasons[2].startswith(f"Public filing is due on {day(20)}")
+    assert reasons[4].startswith(f"Public filing is due on {day(30)}")
+    assert events[3].changes["at_risk"] == [True, False]
+    assert Milestone.objects.get(pk=roadshow.pk).at_risk
+
+
+def test_a_further_slip_of_the_same_dependency_rewords_the_reason_silently(make, editor):
+    filing = make("Public filing", 10)
+    roadshow = make("Roadshow", 25, after=[(filing, 15)])
+    pricing = make("Pricing", 30, after=[(roadshow, 5)])
+    milestone_update(actor=editor, milestone=filing, data={"target_date": day(20)})
+    assert len(risk_events()) == 2  # the roadshow and the pricing
+
+    milestone_update(actor=editor, milestone=filing, data={"target_date": day(30)})
+
+    assert len(risk_events()) == 2
+    roadshow.refresh_from_db()
+    assert roadshow.at_risk
+    assert roadshow.at_risk_reason == (
+        f"Public filing is due on {day(30)}; Roadshow needs 15 days after it "
+        f"(forecast {day(45)}, target {day(25)})"
+    )
+    assert Milestone.objects.get(pk=pricing.pk).forecast_date == day(50)
+    # The filing's own event tells subscribers the new date.
+    moved = Event.objects.filter(type=EventType.MILESTONE_DATE_CHANGED, milestone_id=filing.pk)
+    assert moved.last().changes == {"target_date": [day(20).isoformat(), day(30).isoformat()]}
+
+
+def test_a_passed_target_moved_to_another_passed_date_stays_at_risk_silently(make, editor):
+    signing = make("Agreement signed", 3)
+    reminders_scan(today=day(10))
+    with time_machine.travel(day(10)):
+        milestone_update(actor=editor, milestone=signing, data={"target_date": day(5)})
+    signing.refresh_from_db()
+    assert signing.at_risk_reason == f"target date {day(5)} has passed"
+    assert [e.type for e in risk_events()] == [EventType.MILESTONE_AT_RISK]
 
 
 def test_completing_or_cancelling_takes_a_milestone_off_the_risk_list(make, editor):
@@ -137,3 +181,31 @@ def test_renaming_a_dependency_rewords_the_reason_without_a_new_alert(make, edit
     roadshow.refresh_from_db()
     assert roadshow.at_risk_reason.startswith(f"Public S-1 is due on {day(20)}")
     assert len(risk_events()) == 1
+
+
+def test_the_hourly_scan_flags_a_forecast_late_from_before_the_schedule(make, editor):
+    filing = make("Public filing", 10)
+    roadshow = make("Roadshow", 25, after=[(filing, 15)])
+    # As migration 0006 left such data: forecasts computed, no flags.
+    Milestone.objects.filter(pk=filing.pk).update(target_date=day(20), forecast_date=day(20))
+    Milestone.objects.filter(pk=roadshow.pk).update(forecast_date=day(35))
+
+    reminders_scan(today=day(0))
+    reminders_scan(today=day(0))
+
+    roadshow.refresh_from_db()
+    assert roadshow.at_risk
+    assert roadshow.at_risk_reason.startswith(f"Public filing is due on {day(20)}")
+    [event] = risk_events()
+    assert (event.milestone_id, event.actor_name) == (roadshow.pk, "scheduler")
+
+
+@pytest.mark.parametrize("status", [ProcessStatus.ABANDONED, ProcessStatus.COMPLETED])
+def test_the_hourly_scan_leaves_closed_processes_alone(make, status):
+    closed = ProcessFactory(status=status)
+    signing = make("Agreement signed", 3, in_process=closed)
+
+    reminders_scan(today=day(4))
+
+    assert not Milestone.objects.get(pk=signing.pk).at_risk
+    assert risk_events() == []

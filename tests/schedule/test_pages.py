@@ -67,6 +67,32 @@ def test_the_chart_is_valid_svg_with_a_titled_bar_per_dated_milestone(slipped):
     assert svg.find(f"{SVG}title").text == f"Schedule of {process.title}"
 
 
+def test_a_control_character_in_a_title_leaves_the_chart_valid(make, process, client):
+    # The models accept a vertical tab; XML cannot hold one, even escaped.
+    process.title = "IPO\x0c2027"
+    process.save()
+    make("Board\x0bapproval", 10)
+
+    svg = _svg(process)
+
+    row = svg.find(f"{SVG}g[@data-milestone]")
+    assert row.find(f"{SVG}rect[@class='bar']/{SVG}title").text.startswith("Boardapproval:")
+    assert svg.find(f"{SVG}title").text == "Schedule of IPO2027"
+    assert client.get(reverse("web_process", args=[process.pk])).status_code == 200
+
+
+def test_screen_readers_reach_each_bar_title(slipped):
+    process, *_ = slipped
+    svg = _svg(process)
+    # role="img" would make the chart one opaque image, its bars' titles unread.
+    assert svg.get("role") == "group"
+    assert svg.get("aria-labelledby") == svg.find(f"{SVG}title").get("id")
+    assert svg.get("aria-describedby") == svg.find(f"{SVG}desc").get("id")
+    assert all(
+        bar.find(f"{SVG}title").text for bar in svg.iter(f"{SVG}rect") if bar.get("class") == "bar"
+    )
+
+
 def test_the_chart_shows_slip_critical_path_arrows_and_today(slipped):
     process, drafted, filing, roadshow, pricing = slipped
     svg = _svg(process)

@@ -7,7 +7,12 @@ from django.test.utils import CaptureQueriesContext
 
 from tests.factories import MilestoneFactory, ProcessFactory
 from tracker.models import Event, EventType, Milestone, MilestoneDependency, MilestoneStatus
-from tracker.services.milestones import Dependency, milestone_delete, milestone_update
+from tracker.services.milestones import (
+    Dependency,
+    milestone_create,
+    milestone_delete,
+    milestone_update,
+)
 from tracker.services.schedule import schedule_propagate
 
 from .conftest import day
@@ -144,8 +149,10 @@ def test_a_cycle_is_refused_and_nothing_saved(make, editor):
 
 
 def _chain(length: int) -> list[Milestone]:
-    """``length`` milestones all due tomorrow, each one day after the one before."""
-    chain = MilestoneFactory.create_batch(length, process=ProcessFactory(), target_date=day(1))
+    """``length`` milestones due on consecutive days from tomorrow, each one day after the
+    one before: on track until the first one slips."""
+    process = ProcessFactory()
+    chain = [MilestoneFactory(process=process, target_date=day(1 + n)) for n in range(length)]
     MilestoneDependency.objects.bulk_create(
         MilestoneDependency(milestone=after, depends_on=before, min_gap_days=1)
         for before, after in zip(chain, chain[1:], strict=False)
@@ -177,3 +184,41 @@ def test_a_500_milestone_chain_moves_in_a_bounded_number_of_queries(
     assert forecasts(chain[1], chain[-1]) == [day(12), day(510)]
     assert Milestone.objects.filter(at_risk=True, process=chain[0].process).count() == 499
     assert Event.objects.filter(type=EventType.MILESTONE_AT_RISK).count() == 499 + 9
+
+    # A further slip of the same head: new forecasts and reasons, no new alert.
+    milestone_update(actor=editor, milestone=chain[0], data={"target_date": day(12)})
+    assert forecasts(chain[-1]) == [day(511)]
+    assert Event.objects.filter(type=EventType.MILESTONE_AT_RISK).count() == 499 + 9
+
+
+def _queries_to_append(editor, chain: list[Milestone]) -> tuple[int, int]:
+    """Queries to create a milestone after the chain's last, and to link one to it."""
+    process = chain[0].process
+    with CaptureQueriesContext(connection) as create:
+        milestone_create(
+            actor=editor,
+            data={"process": process, "title": "After", "target_date": day(2)},
+            depends_on=[Dependency(chain[-1], 0)],
+        )
+    alone = milestone_create(
+        actor=editor, data={"process": process, "title": "Alone", "target_date": day(2)}
+    )
+    with CaptureQueriesContext(connection) as link:
+        milestone_update(
+            actor=editor, milestone=alone, data={}, depends_on=[Dependency(chain[-1], 0)]
+        )
+    return len(create), len(link)
+
+
+def test_appending_to_a_long_chain_costs_what_a_short_one_does(editor):
+    # The cycle check is one recursive query, and none for a new milestone.
+    assert _queries_to_append(editor, _chain(300)) == _queries_to_append(editor, _chain(10))
+
+
+def test_a_cycle_through_a_long_chain_is_refused(make, editor):
+    chain = _chain(50)
+    with pytest.raises(ValidationError, match="cycle"):
+        milestone_update(
+            actor=editor, milestone=chain[0], data={}, depends_on=[Dependency(chain[-1], 0)]
+        )
+    assert not MilestoneDependency.objects.filter(milestone=chain[0]).exists()

@@ -1,5 +1,8 @@
 """The schedule's SQL on SQLite, the database of `make run`: the demo loads through the
-services (recursive query and one-statement rewrite included) and a move propagates."""
+services (recursive query and one-statement rewrite included) and a move propagates.
+
+The demo's dates are fixed and at-risk depends on today's date, so the script runs on a
+frozen clock: the day before the demo's next open target (2026-12-01)."""
 
 import os
 import subprocess
@@ -9,7 +12,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 
 SCRIPT = """
-import datetime, django
+import datetime, django, time_machine
+time_machine.travel(datetime.datetime(2026, 11, 30, 12, tzinfo=datetime.timezone.utc)).start()
 django.setup()
 from django.core.management import call_command
 call_command("migrate", verbosity=0)

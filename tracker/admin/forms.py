@@ -1,6 +1,8 @@
 """Admin forms: optimistic locking and milestone dependencies."""
 
 from django import forms
+from django.contrib import admin
+from django.contrib.admin.widgets import AutocompleteSelect
 from django.core.exceptions import ValidationError
 
 from tracker.models import Milestone, MilestoneDependency
@@ -58,12 +60,14 @@ class MilestoneForm(VersionedForm):
 class DependencyForm(forms.ModelForm):
     """One dependency of the milestone on the page, with its minimum gap."""
 
+    # A search box (the milestone admin's search), not a <select> of every milestone on each
+    # row: imports bring thousands. Only the chosen milestone is rendered, with its label.
     depends_on = DependencyChoiceField(
-        queryset=Milestone.objects.select_related("process__organization").order_by(
-            "process__organization__name", "process__title", "position"
-        ),
+        queryset=Milestone.objects.select_related("process__organization"),
+        widget=AutocompleteSelect(MilestoneDependency._meta.get_field("depends_on"), admin.site),
         label="Depends on",
-        help_text="A milestone that must happen before this one.",
+        help_text="A milestone that must happen before this one (search by title, process or "
+        "organization).",
     )
 
     class Meta:

@@ -35,6 +35,7 @@ from tracker.services.organizations import (
     organization_update,
 )
 from tracker.services.processes import process_create, process_delete, process_update
+from tracker.services.schedule import schedule_lock
 
 from .forms import DependencyForm, DependencyFormSet, MilestoneForm, VersionedForm
 from .service_admin import ServiceAdminMixin, adopt
@@ -213,6 +214,9 @@ class ProcessAdmin(ServiceAdminMixin, admin.ModelAdmin):
     inlines = [MilestoneInline, ProcessHistoryInline]
 
     def save_model(self, request, obj, form, change):
+        # The milestone inline is saved next in this transaction: the schedule lock comes
+        # before the process row's (the order every milestone write takes them in).
+        schedule_lock()
         if change:
             saved = process_update(
                 actor=request.user,
@@ -379,7 +383,15 @@ class MilestoneAdmin(BaseMilestoneAdmin):
     added and edited here, typed ones on their own pages."""
 
     list_filter = [*BaseMilestoneAdmin.list_filter, "kind"]
-    search_fields = ["title", "notes", "filing__form_type", "filing__accession_number"]
+    # Also what the dependency inline's search box searches: titles repeat across processes.
+    search_fields = [
+        "title",
+        "notes",
+        "filing__form_type",
+        "filing__accession_number",
+        "process__title",
+        "process__organization__name",
+    ]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         milestone = self.get_object(request, object_id)

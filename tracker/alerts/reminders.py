@@ -14,10 +14,8 @@ from django.utils import timezone
 from tracker.models import Event, EventType, Milestone, MilestoneDependency
 from tracker.models.milestones import CLOSED_STATUSES
 from tracker.services.events import event_record
-from tracker.services.schedule import milestones_overdue_mark
+from tracker.services.schedule import SCHEDULER, milestones_at_risk_mark
 from tracker.snapshots import milestone_snapshot, subject_snapshot
-
-SCHEDULER = "scheduler"
 
 
 def reminders_scan(*, today: datetime.date | None = None) -> list[int]:
@@ -28,11 +26,13 @@ def reminders_scan(*, today: datetime.date | None = None) -> list[int]:
     "7 days" reminder, once, and then its "1 day" one). Past the target date without
     completion, ``milestone.overdue`` fires once.
 
-    It also puts at risk (``milestone.at_risk``, once) the milestones whose target date has
-    passed since the record last changed: time moves without any change to recompute them.
+    It also puts at risk (``milestone.at_risk``, once) the open milestones of active
+    processes that are late but not flagged: their target date has passed since the record
+    last changed (time moves without any change to recompute them), or their forecast was
+    already late before the schedule existed.
     """
     today = today or timezone.localdate()
-    milestones_overdue_mark(today=today)
+    milestones_at_risk_mark(today=today)
     lead_days = sorted(set(settings.ALERTS_REMINDER_DAYS))
     horizon = today + datetime.timedelta(days=max(lead_days, default=0))
     milestones = (

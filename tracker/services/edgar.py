@@ -38,6 +38,7 @@ from tracker.sources.edgar.parse import FilingRow
 
 from .milestones import milestone_create, milestone_update, would_create_cycle
 from .processes import process_create, process_update
+from .schedule import schedule_lock
 
 ACTOR = "importer:sec"
 # An editor's step in one of these states is a plan the import completes.
@@ -99,6 +100,8 @@ def edgar_sync_apply(
     remember the answer's validators and the page files read, all in one transaction."""
     history = ipo_history(filings)
     with transaction.atomic():
+        # The import writes milestones: the schedule lock comes before any row it locks.
+        schedule_lock()
         state, _ = EdgarSync.objects.select_for_update().get_or_create(organization=organization)
         importer = _Importer(organization, state, archives_url)
         result = importer.run(history)

@@ -27,7 +27,7 @@ from tracker.snapshots import (
 
 from .events import Actor, event_record, event_row, events_record
 from .rows import row_lock, row_save
-from .schedule import schedule_lock, schedule_propagate
+from .schedule import schedule_lock, schedule_propagate, upstream_ids
 
 MODEL_FOR_KIND: dict[str, type[Milestone]] = {
     MilestoneKind.GENERIC: Milestone,
@@ -36,9 +36,6 @@ MODEL_FOR_KIND: dict[str, type[Milestone]] = {
     MilestoneKind.IPO_STEP: IpoStep,
 }
 KIND_FOR_MODEL = {model: kind for kind, model in MODEL_FOR_KIND.items()}
-
-# An arbitrary constant naming the advisory lock that guards the dependency graph.
-_DEPENDENCY_LOCK_KEY = 7_201_520
 
 # Fields callers may not set: identity, bookkeeping, the kind (fixed by the model) and the
 # schedule (computed by tracker.services.schedule).
@@ -95,7 +92,7 @@ def milestone_create(
             milestone.position = _next_position(milestone.process_id)
         _validate(milestone)
         row_save(milestone)
-        _set_dependencies(milestone, _gaps(dependencies, {}))
+        _set_dependencies(milestone, _gaps(dependencies, {}), None)
         propagation = _propagate(actor, milestone)
         created = event_row(
             type=EventType.MILESTONE_CREATED,
@@ -158,7 +155,7 @@ def milestone_update(
         current.version += 1
         row_save(current)
         if new_gaps != old_gaps:
-            _set_dependencies(current, new_gaps)
+            _set_dependencies(current, new_gaps, old_gaps)
         if "process_id" in changes:
             changes["process"] = changes.pop("process_id")
         propagation = None
@@ -208,24 +205,12 @@ def milestone_delete(
 
 
 def would_create_cycle(milestone: Milestone, dependency_ids: Iterable[int]) -> bool:
-    """True when depending on ``dependency_ids`` leads back to ``milestone``."""
-    if milestone.pk is None:
+    """True when depending on ``dependency_ids`` leads back to ``milestone``: when it is
+    upstream of (or one of) them. One recursive query, however long the chain."""
+    ids = set(dependency_ids)
+    if milestone.pk is None or not ids:
         return False  # nothing can depend on a milestone that does not exist yet
-    frontier = set(dependency_ids)
-    seen: set[int] = set()
-    while frontier:
-        if milestone.pk in frontier:
-            return True
-        seen |= frontier
-        frontier = (
-            set(
-                MilestoneDependency.objects.filter(milestone_id__in=frontier).values_list(
-                    "depends_on_id", flat=True
-                )
-            )
-            - seen
-        )
-    return False
+    return milestone.pk in upstream_ids(ids)
 
 
 def _refuse_protected(model: type[Milestone], data: Mapping[str, Any]) -> None:
@@ -264,18 +249,29 @@ def _gaps(dependencies: Iterable[DependencyInput], existing: dict[int, int]) -> 
     return gaps
 
 
-def _set_dependencies(milestone: Milestone, gaps: dict[int, int]) -> None:
+def _set_dependencies(
+    milestone: Milestone, gaps: dict[int, int], existing: dict[int, int] | None
+) -> None:
+    """Replace the milestone's links (``existing``, its current gaps) with ``gaps``.
+
+    ``existing`` is None for a milestone saved just now in this transaction: it has no
+    links and nothing depends on it, so its links cannot close a cycle. Otherwise only the
+    links added can (the graph has none). The caller holds the schedule lock, so no
+    concurrent save closes one behind the check.
+    """
     ids = set(gaps)
     if milestone.pk in ids:
         raise ValidationError({"depends_on": "A milestone cannot depend on itself."})
-    if ids:  # removing links cannot close a cycle; adding them can
-        _lock_dependency_graph()
-    if would_create_cycle(milestone, ids):
-        raise ValidationError(
-            {"depends_on": "These dependencies would form a cycle back to this milestone."}
-        )
-    MilestoneDependency.objects.filter(milestone=milestone).exclude(depends_on_id__in=ids).delete()
-    existing = _dependency_gaps(milestone)
+    if existing is None:
+        existing = {}
+    else:
+        if would_create_cycle(milestone, ids - set(existing)):
+            raise ValidationError(
+                {"depends_on": "These dependencies would form a cycle back to this milestone."}
+            )
+        MilestoneDependency.objects.filter(milestone=milestone).exclude(
+            depends_on_id__in=ids
+        ).delete()
     for pk, gap in gaps.items():
         if pk in existing and existing[pk] != gap:
             MilestoneDependency.objects.filter(milestone=milestone, depends_on_id=pk).update(
@@ -294,19 +290,6 @@ def _propagate(actor: Actor, milestone: Milestone):
     for name in _SCHEDULE_FIELDS:
         setattr(milestone, name, getattr(recomputed, name))
     return propagation
-
-
-def _lock_dependency_graph() -> None:
-    """Serialize dependency changes until the transaction ends.
-
-    Two concurrent saves (A -> B and B -> A) would each pass the cycle check against the
-    other's uncommitted state; one transaction-scoped advisory lock makes them take turns.
-    SQLite (the demo) already serializes writers with its IMMEDIATE transactions.
-    """
-    connection = transaction.get_connection()
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_DEPENDENCY_LOCK_KEY])
 
 
 def _next_position(process_id: int) -> int:

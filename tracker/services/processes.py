@@ -12,6 +12,7 @@ from tracker.snapshots import json_value, process_snapshot, subject_snapshot
 from .events import Actor, event_record
 from .milestones import milestone_delete
 from .rows import refuse_unknown_fields, row_lock, row_save
+from .schedule import schedule_lock
 
 _EDITABLE_FIELDS = ("organization", "kind", "title", "slug", "status", "summary")
 _ALLOWED_FIELDS = (*_EDITABLE_FIELDS, "organization_id")
@@ -77,6 +78,9 @@ def process_update(
 def process_delete(*, actor: Actor, process: Process, expected_version: int | None = None) -> None:
     """Delete a process with its milestones; each milestone and the process get an event."""
     with transaction.atomic():
+        # Before the process row: a milestone write holds the schedule lock while it locks
+        # its process row (a new row's key), so the opposite order deadlocks.
+        schedule_lock()
         current = row_lock(Process, process.pk, expected_version=expected_version, label="process")
         for milestone in Milestone.objects.filter(process=current).order_by("-position", "-id"):
             milestone_delete(actor=actor, milestone=milestone)

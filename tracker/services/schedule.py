@@ -12,9 +12,13 @@ length of the chain, across processes), recomputes those milestones in dependenc
 writes what changed in one statement, so a forecast is never stale after a commit.
 
 A milestone that is still open is at risk when its forecast is later than its target date or
-its target date has passed. ``at_risk_reason`` says why in words; ``at_risk_cause`` names the
-cause as a key (the deciding dependency, its forecast and the gap; or the passed target
-date). A ``milestone.at_risk`` event is written when the cause becomes a new one,
+its target date has passed. ``at_risk_reason`` says why in words; ``at_risk_cause`` names
+what makes it late as a key: the deciding dependency and the gap, or "passed" (the target
+date passed). Dates are not part of the key: a milestone late because of D stays at risk
+silently when D slips further (its reason is reworded in place; D's own
+``milestone.date_changed`` tells subscribers the new date), so a slip at the head of a long
+chain does not re-alert the whole chain. A ``milestone.at_risk`` event is written when the
+cause becomes a new one (another deciding dependency, or late again after recovering),
 ``milestone.back_on_track`` when it clears, so an unchanged cause never alerts twice, however
 often the record around it is saved or the hourly scan runs.
 """
@@ -24,15 +28,24 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from django.db import connection, transaction
+from django.db.models import F, Q
 from django.utils import timezone
 
-from tracker.models import Event, EventType, Milestone, MilestoneDependency, MilestoneStatus
+from tracker.models import (
+    Event,
+    EventType,
+    Milestone,
+    MilestoneDependency,
+    MilestoneStatus,
+    ProcessStatus,
+)
 from tracker.models.milestones import CLOSED_STATUSES
 from tracker.snapshots import milestone_snapshot, subject_snapshot
 
 from .events import Actor, event_row, events_record
 
 SCHEDULER = "scheduler"
+PASSED_CAUSE = "passed"  # the at-risk cause of an open milestone whose target date passed
 
 # An arbitrary constant naming the advisory lock that serializes schedule changes.
 _SCHEDULE_LOCK_KEY = 7_201_521
@@ -49,6 +62,18 @@ WITH RECURSIVE downstream(id) AS (
     JOIN downstream ON link.depends_on_id = downstream.id
 )
 SELECT id FROM downstream
+"""
+
+# Everything the starting milestones depend on, directly or not (they are included).
+_UPSTREAM_SQL = """
+WITH RECURSIVE upstream(id) AS (
+    SELECT id FROM tracker_milestone WHERE id IN ({placeholders})
+    UNION
+    SELECT link.depends_on_id
+    FROM tracker_milestonedependency AS link
+    JOIN upstream ON link.milestone_id = upstream.id
+)
+SELECT id FROM upstream
 """
 
 _INPUT_FIELDS = ["target_date", "actual_date"]
@@ -203,17 +228,21 @@ def _events(
     return events
 
 
-def milestones_overdue_mark(*, today: datetime.date | None = None) -> int:
-    """Put at risk the open milestones whose target date passed since they were last
-    computed (time moves on without any change to the record); returns how many.
+def milestones_at_risk_mark(*, today: datetime.date | None = None) -> int:
+    """Put at risk the open milestones of active processes that are late but not flagged
+    yet; returns how many. Run by the hourly reminders scan, as the scheduler.
 
-    Run by the hourly reminders scan, as the scheduler. A milestone already at risk keeps
-    its reason, so a second scan records nothing.
+    Two kinds are found, in one query: target dates that passed since the milestone was last
+    computed (time moves on without any change to the record), and forecasts already after
+    the target (data from before the schedule: migration 0006 computed forecasts, not flags).
+    Milestones of completed or abandoned processes are left alone: nobody waits for them.
+    A milestone already at risk keeps its reason, so a second scan records nothing.
     """
     today = today or timezone.localdate()
     ids = list(
         Milestone.objects.exclude(status__in=CLOSED_STATUSES)
-        .filter(actual_date__isnull=True, target_date__lt=today, at_risk=False)
+        .filter(actual_date__isnull=True, at_risk=False, process__status=ProcessStatus.ACTIVE)
+        .filter(Q(target_date__lt=today) | Q(forecast_date__gt=F("target_date")))
         .values_list("pk", flat=True)
     )
     if not ids:
@@ -226,10 +255,20 @@ def milestones_overdue_mark(*, today: datetime.date | None = None) -> int:
     return sum(1 for state in propagation.states.values() if state.pk in ids and state.at_risk)
 
 
+def upstream_ids(start: Iterable[int]) -> set[int]:
+    """The ids of ``start`` and of every milestone they depend on, directly or not: one
+    recursive query, whatever the length of the chain."""
+    return set(_walk(_UPSTREAM_SQL, set(start)))
+
+
 def _downstream_ids(start: set[int]) -> list[int]:
+    return _walk(_DOWNSTREAM_SQL, start)
+
+
+def _walk(query: str, start: set[int]) -> list[int]:
     if not start:
         return []
-    sql = _DOWNSTREAM_SQL.format(placeholders=", ".join(["%s"] * len(start)))
+    sql = query.format(placeholders=", ".join(["%s"] * len(start)))
     with connection.cursor() as cursor:
         cursor.execute(sql, sorted(start))
         return [row[0] for row in cursor.fetchall()]
@@ -331,10 +370,10 @@ def _schedule(
     if is_open and target and forecast and forecast > target and driver:
         _, link, dependency = driver
         reason = _slip_reason(milestone, link, dependency)
-        cause = f"after:{link.depends_on_id}:{dependency.forecast_date}:{link.min_gap_days}"
+        cause = f"after:{link.depends_on_id}:{link.min_gap_days}"  # no date: see above
     elif is_open and target and target < today:
         reason = f"target date {target.isoformat()} has passed"
-        cause = f"passed:{target}"
+        cause = PASSED_CAUSE
     milestone.at_risk = bool(cause)
     milestone.at_risk_reason = reason
     milestone.at_risk_cause = cause

@@ -148,7 +148,9 @@ class DependsOnField(serializers.ListField):
             "help_text",
             "The milestones that must happen before this one. Write ids, or objects "
             '`{"id", "min_gap_days"}` to set the minimum gap in days (an id alone keeps the '
-            "link's gap, 0 for a new one); read as objects. A cycle is refused.",
+            "link's gap, 0 for a new one); read as objects. Any milestone of any process "
+            "can be named; an unknown id, an id named twice, a gap outside 0..3650 days or "
+            "a cycle is refused (400).",
         )
         super().__init__(**kwargs)
 
@@ -214,7 +216,8 @@ class _MilestoneBase(serializers.ModelSerializer):
         gaps = dict(items)
         if len(gaps) != len(items):
             raise serializers.ValidationError("Each milestone can be named once.")
-        # Only milestones the caller can read can be depended on; others are "no milestone".
+        # The record has no per-caller visibility: any existing milestone, in any process,
+        # can be depended on. What is checked here is that each id exists (else a 400).
         found = {m.pk: m for m in milestone_list().filter(pk__in=set(gaps))}
         missing = sorted(set(gaps) - set(found))
         if missing:
