@@ -1,4 +1,4 @@
-"""0008 rewrites the at-risk causes stored with dates, so deploying it alerts nobody again."""
+"""0009 rewrites the at-risk causes stored with dates, so deploying it alerts nobody again."""
 
 import importlib
 
@@ -10,7 +10,7 @@ from tracker.models import Milestone
 
 pytestmark = pytest.mark.django_db
 
-migration = importlib.import_module("tracker.migrations.0008_at_risk_cause_without_dates")
+migration = importlib.import_module("tracker.migrations.0009_at_risk_cause_without_dates")
 
 
 def test_stored_causes_lose_their_dates():

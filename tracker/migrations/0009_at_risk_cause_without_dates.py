@@ -17,7 +17,7 @@ def causes_rekey(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("tracker", "0007_edgar"),
+        ("tracker", "0008_endpoint_breaker"),
     ]
 
     operations = [
