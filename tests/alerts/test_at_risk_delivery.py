@@ -5,6 +5,7 @@ import datetime
 import time
 
 import pytest
+from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
 from tests.factories import ProcessFactory
@@ -13,7 +14,7 @@ from tracker.services.milestones import Dependency, milestone_create, milestone_
 
 pytestmark = pytest.mark.e2e
 
-TODAY = datetime.date.today()
+TODAY = timezone.localdate()  # as the services take it
 
 
 def test_at_risk_and_back_on_track_reach_a_webhook_subscriber_once(worker, receiver, owner):

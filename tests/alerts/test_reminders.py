@@ -47,6 +47,14 @@ def test_overdue_fires_once_per_target_date():
     ]
 
 
+@pytest.mark.parametrize("status", ["completed", "abandoned"])
+def test_a_closed_process_reminds_no_one(status):
+    MilestoneFactory(target_date=TODAY - datetime.timedelta(days=2), process__status=status)
+    MilestoneFactory(target_date=TODAY + datetime.timedelta(days=1), process__status=status)
+    assert reminders_scan(today=TODAY) == []
+    assert _reminders() == []
+
+
 def test_moving_the_target_date_re_arms_the_reminders():
     milestone = MilestoneFactory(target_date=TODAY - datetime.timedelta(days=1))
     reminders_scan(today=TODAY)

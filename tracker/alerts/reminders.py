@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from tracker.models import Event, EventType, Milestone, MilestoneDependency
+from tracker.models import Event, EventType, Milestone, MilestoneDependency, ProcessStatus
 from tracker.models.milestones import CLOSED_STATUSES
 from tracker.services.events import event_record
 from tracker.services.schedule import SCHEDULER, milestones_at_risk_mark
@@ -24,7 +24,8 @@ def reminders_scan(*, today: datetime.date | None = None) -> list[int]:
     For a milestone ``n`` days from its target date, the smallest configured lead time of
     at least ``n`` days fires (so a milestone created three days ahead still gets its
     "7 days" reminder, once, and then its "1 day" one). Past the target date without
-    completion, ``milestone.overdue`` fires once.
+    completion, ``milestone.overdue`` fires once. Only active processes remind: the open
+    steps of an abandoned IPO (withdrawn on EDGAR, say) or a completed process are moot.
 
     It also puts at risk (``milestone.at_risk``, once) the open milestones of active
     processes that are late but not flagged: their target date has passed since the record
@@ -37,7 +38,11 @@ def reminders_scan(*, today: datetime.date | None = None) -> list[int]:
     horizon = today + datetime.timedelta(days=max(lead_days, default=0))
     milestones = (
         Milestone.objects.exclude(status__in=CLOSED_STATUSES)
-        .filter(target_date__isnull=False, target_date__lte=horizon)
+        .filter(
+            process__status=ProcessStatus.ACTIVE,
+            target_date__isnull=False,
+            target_date__lte=horizon,
+        )
         .select_related("process__organization")
         .order_by("target_date", "id")
     )
