@@ -9,6 +9,11 @@ What it does with each fact EDGAR shows (see tracker.sources.edgar.mapping for t
 - where an editor's step already says something else (another actual date, cancelled), the
   editor's fact is kept and EDGAR's is added to the step's notes once (``milestone.updated``);
 - a withdrawal (RW) of the IPO registration abandons the process.
+Only the company's latest IPO attempt is imported (tracker.sources.edgar.mapping splits its
+filings into attempts): into the process already holding its filings, else the active IPO
+process, else a new one. An earlier attempt, and a finished attempt that ended before the
+active IPO process was opened (the editors are planning a new IPO), are never imported into
+it: the summary says so, and nothing is written for them.
 Nothing is written when nothing is new, so a second sync of the same data records no event.
 """
 
@@ -16,6 +21,7 @@ import datetime
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from tracker.models import (
@@ -24,6 +30,7 @@ from tracker.models import (
     EdgarSyncStatus,
     Filing,
     IpoStep,
+    Milestone,
     MilestoneDependency,
     MilestoneKind,
     MilestoneStatus,
@@ -32,14 +39,18 @@ from tracker.models import (
     ProcessKind,
     ProcessStatus,
 )
-from tracker.models.milestones import Agency, IpoStepType
-from tracker.sources.edgar.mapping import STEP_CHAIN, StepFact, ipo_history
+from tracker.models.milestones import Agency, IpoStepType, actual_dates_up_to
+from tracker.sources.edgar.mapping import STEP_CHAIN, IpoHistory, StepFact, ipo_attempts
 from tracker.sources.edgar.parse import FilingRow
 
 from .milestones import milestone_create, milestone_update, would_create_cycle
 from .processes import process_create, process_update
 
 ACTOR = "importer:sec"
+# EDGAR dates a filing accepted after 17:30 New York time with the next business day: from a
+# Friday evening, up to three days past today in UTC. Such a date is EDGAR's fact, not a
+# typing mistake, so the importer's writes accept it (editors' validation is unchanged).
+FILING_DATE_LEEWAY_DAYS = 3
 # An editor's step in one of these states is a plan the import completes.
 _OPEN_STATUSES = {MilestoneStatus.PLANNED, MilestoneStatus.IN_PROGRESS, MilestoneStatus.DELAYED}
 
@@ -52,8 +63,8 @@ class ImportResult:
     imported: list[str] = field(default_factory=list)  # "S-1 0001234567-21-000001"
     advanced: list[str] = field(default_factory=list)  # step titles
     disagreements: list[str] = field(default_factory=list)
-    process_created: bool = False
     abandoned: bool = False
+    skipped: str = ""  # why the latest attempt was not imported, in words
 
     @property
     def changed(self) -> bool:
@@ -73,6 +84,8 @@ class ImportResult:
             parts.append("kept the editor's date: " + ", ".join(self.disagreements))
         if self.abandoned:
             parts.append("the IPO was withdrawn")
+        if self.skipped:
+            parts.append(self.skipped)
         return "; ".join(parts) + "."
 
 
@@ -97,11 +110,11 @@ def edgar_sync_apply(
 ) -> ImportResult:
     """Apply the company's filings (recent and from page files) to its IPO process, and
     remember the answer's validators and the page files read, all in one transaction."""
-    history = ipo_history(filings)
-    with transaction.atomic():
+    attempts = ipo_attempts(filings)
+    with transaction.atomic(), actual_dates_up_to(FILING_DATE_LEEWAY_DAYS):
         state, _ = EdgarSync.objects.select_for_update().get_or_create(organization=organization)
         importer = _Importer(organization, state, archives_url)
-        result = importer.run(history)
+        result = importer.run(attempts)
         values = {
             "status": EdgarSyncStatus.OK,
             "summary": result.summary(),
@@ -156,17 +169,26 @@ class _Importer:
         self.chain: dict[str, IpoStep] = {}
         self.comment_rounds = 0
 
-    def run(self, history) -> ImportResult:
-        self.result.found = len(history.filings)
-        if not history.started:
+    def run(self, attempts: list[IpoHistory]) -> ImportResult:
+        if not attempts:
             return self.result
+        history = attempts[-1]
+        self.result.found = len(history.filings)
         recorded = dict(
             Filing.objects.filter(
                 accession_number__in=[row.accession_number for row in history.filings]
             ).values_list("accession_number", "process__organization_id")
         )
         new = [row for row in history.filings if row.accession_number not in recorded]
-        self.process = self._find_process(recorded)
+        earlier = [row.accession_number for attempt in attempts[:-1] for row in attempt.filings]
+        self.process = self._find_process(recorded, earlier)
+        if self.process is not None and not self._belongs(history, recorded):
+            self.result.skipped = (
+                f"the latest IPO attempt (filed {history.start.isoformat()}, ended "
+                f"{history.end.isoformat()}) ended before the active IPO process "
+                f"{self.process.title!r} was opened, so it is not imported into it"
+            )
+            return self.result
         if self.process is None:
             if not new:
                 return self.result  # its filings are recorded under another organization
@@ -179,7 +201,6 @@ class _Importer:
                     "slug": self._free_slug(),
                 },
             )
-            self.result.process_created = True
         self.steps = list(
             IpoStep.objects.filter(process=self.process).order_by("position", "target_date", "id")
         )
@@ -204,8 +225,9 @@ class _Importer:
             self.result.abandoned = True
         return self.result
 
-    def _find_process(self, recorded: dict) -> Process | None:
-        """The process holding this IPO's filings already, else the active IPO process."""
+    def _find_process(self, recorded: dict, earlier: list[str]) -> Process | None:
+        """The process holding this attempt's filings already, else the active IPO process
+        that holds none of an earlier attempt's filings."""
         if self.organization.pk in recorded.values():
             process = (
                 Process.objects.filter(
@@ -221,9 +243,27 @@ class _Importer:
             Process.objects.filter(
                 organization=self.organization, kind=ProcessKind.IPO, status=ProcessStatus.ACTIVE
             )
+            .exclude(milestones__filing__accession_number__in=earlier)
             .order_by("id")
             .first()
         )
+
+    def _belongs(self, history: IpoHistory, recorded: dict) -> bool:
+        """False when ``history`` is an attempt that was over before this (active) process
+        was opened and none of its filings is in it: the editors are planning another IPO,
+        whose steps must not be completed with an old IPO's facts. The process counts as
+        opened at its earliest date: when it was created, or its earliest target or actual
+        date (a process entered after the fact still takes the IPO it describes)."""
+        if self.organization.pk in recorded.values() or self.process.status != ProcessStatus.ACTIVE:
+            return True
+        end = history.end
+        if end is None:
+            return True
+        dates = Milestone.objects.filter(process=self.process).aggregate(
+            target=Min("target_date"), actual=Min("actual_date")
+        )
+        opened = min([timezone.localdate(self.process.created_at), *filter(None, dates.values())])
+        return end >= opened
 
     def _free_slug(self) -> str:
         taken = set(
@@ -267,7 +307,7 @@ class _Importer:
         if fact.step == IpoStepType.SEC_COMMENTS:
             self.comment_rounds += 1
         same_type = [step for step in self.steps if step.step == fact.step]
-        cited = next((step for step in same_type if step.source_url == url), None)
+        cited = next((step for step in same_type if self._stands_for(step, fact, url)), None)
         if cited is not None:
             self._chain(fact, cited)
             if cited.actual_date != date:
@@ -280,9 +320,10 @@ class _Importer:
         if fact.step == IpoStepType.SEC_COMMENTS:
             # Rounds repeat: one an editor recorded on the same day is this one; any other
             # recorded round is another letter.
-            same_day = [s for s in same_type if s.actual_date == date and not s.source_url]
+            same_day = [s for s in same_type if s.actual_date == date and not self._cites_edgar(s)]
             if same_day:
-                self._cite(same_day[0], url)
+                if not same_day[0].source_url:  # a source the editor cited stays
+                    self._cite(same_day[0], url)
             else:
                 self._create(fact, url)
             return
@@ -296,6 +337,15 @@ class _Importer:
                 self._report(step, fact, url)
             return
         self._create(fact, url)
+
+    def _stands_for(self, step: IpoStep, fact: StepFact, url: str) -> bool:
+        """True when ``step`` is the one this filing was applied to before: it cites the
+        filing, or it kept the editor's fact and the difference was reported."""
+        key = f"{step.pk}:{fact.filing.accession_number}"
+        return step.source_url == url or key in self.state.disagreements_reported
+
+    def _cites_edgar(self, step: IpoStep) -> bool:
+        return step.source_url.startswith(f"{self.archives_url.rstrip('/')}/Archives/edgar/")
 
     def _previous_in_chain(self, step_type: str) -> IpoStep | None:
         if step_type not in STEP_CHAIN:
@@ -331,7 +381,11 @@ class _Importer:
         self.result.advanced.append(step.title)
 
     def _complete(self, step: IpoStep, fact: StepFact, url: str) -> None:
-        """Complete an editor's planned step: its target date stays, so the slip shows."""
+        """Complete an editor's planned step: its target date stays, so the slip shows.
+
+        Its other dependencies and their gaps stay as the editor set them (only the missing
+        link to the previous IPO step is added), an actual date the editor already entered
+        is kept (a different one from EDGAR is reported), and so is a source they cited."""
         dependencies = list(
             MilestoneDependency.objects.filter(milestone=step).values_list(
                 "depends_on_id", flat=True
@@ -344,21 +398,25 @@ class _Importer:
             and previous.pk not in dependencies
             and not would_create_cycle(step, [previous.pk])
         ):
-            depends_on = [*IpoStep.objects.filter(pk__in=dependencies), previous]
+            # Milestones without a gap keep each existing link's gap.
+            depends_on = [*Milestone.objects.filter(pk__in=dependencies), previous]
+        data = {"status": MilestoneStatus.COMPLETED}
+        if step.actual_date is None:
+            data["actual_date"] = fact.filing.filing_date
+        if not step.source_url:
+            data["source_url"] = url
         updated = milestone_update(
             actor=ACTOR,
             milestone=step,
-            data={
-                "status": MilestoneStatus.COMPLETED,
-                "actual_date": fact.filing.filing_date,
-                "source_url": url,
-            },
+            data=data,
             depends_on=depends_on,
             expected_version=step.version,
         )
         self._replace(step, updated)
         self._chain(fact, updated)
         self.result.advanced.append(updated.title)
+        if updated.actual_date != fact.filing.filing_date:
+            self._report(updated, fact, url)
 
     def _cite(self, step: IpoStep, url: str) -> None:
         """An editor recorded the step on EDGAR's date without a source: cite the filing."""
