@@ -76,7 +76,7 @@ def edgar_sync() -> int:
     return _edgar_syncs_queue(followed_organization_ids())
 
 
-def _edgar_syncs_queue(organization_ids: list[int]) -> int:
+def _edgar_syncs_queue(organization_ids: list[int], countdown: int = 0) -> int:
     # With many followed companies a round takes longer than the interval at EDGAR's rate
     # (10,000 at 10/s: 17 minutes): each task expires when the next round is queued, so
     # rounds never pile up, and the order is shuffled so that the companies one round did
@@ -85,7 +85,7 @@ def _edgar_syncs_queue(organization_ids: list[int]) -> int:
     random.shuffle(organization_ids)
     for organization_id in organization_ids:
         edgar_sync_organization.apply_async(
-            (organization_id,), expires=settings.EDGAR_SYNC_INTERVAL
+            (organization_id,), countdown=countdown, expires=settings.EDGAR_SYNC_INTERVAL
         )
     return len(organization_ids)
 
@@ -99,7 +99,7 @@ def edgar_sync_organization(organization_id: int) -> str:
     try:
         client = EdgarClient()
     except MissingUserAgent as error:
-        logger.info("EDGAR sync skipped: %s", error)
+        logger.error("EDGAR sync skipped: %s", error)
         return str(error)
     try:
         return organization_sync(organization=organization, client=client).message
@@ -119,14 +119,10 @@ def edgar_feed_poll() -> int:
     try:
         client = EdgarClient()
     except MissingUserAgent as error:
-        logger.info("EDGAR feed poll skipped: %s", error)
+        logger.error("EDGAR feed poll skipped: %s", error)
         return 0
     try:
-        result = edgar_feed.feed_poll(client=client)
-        if result.gap:
-            return _edgar_syncs_queue(result.organization_ids)
-        for organization in Organization.objects.filter(pk__in=result.organization_ids):
-            organization_sync(organization=organization, client=client)
+        result = edgar_feed.feed_follow(client=client, queue=_edgar_syncs_queue)
     finally:
         client.close()
     return len(result.organization_ids)

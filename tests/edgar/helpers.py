@@ -1,3 +1,8 @@
+import contextlib
+import threading
+
+from django.db import connection
+
 from tracker.sources.edgar.client import EdgarClient
 from tracker.sources.edgar.sync import organization_sync
 
@@ -9,3 +14,29 @@ def sync(organization):
         return organization_sync(organization=organization, client=client)
     finally:
         client.close()
+
+
+@contextlib.contextmanager
+def sync_running(organization):
+    """Hold ``organization``'s sync lock from another database session, as a running sync
+    of it does (the lock is re-entrant within one session, so not from this one)."""
+    taken, done = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_lock(7201521, %s)", [organization.pk])
+                taken.set()
+                done.wait(30)
+                cursor.execute("SELECT pg_advisory_unlock(7201521, %s)", [organization.pk])
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    taken.wait(10)
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(10)

@@ -5,6 +5,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.test import override_settings
 
 from tests.factories import OrganizationFactory
 from tracker.models import Event, IpoStep, Milestone, Process
@@ -105,3 +106,20 @@ def test_a_failed_organization_makes_the_command_fail_after_the_others(edgar, co
 
     assert "Example Therapeutics (CIK 0001766140): EDGAR knows no company" in out.getvalue()
     assert "Healthy (CIK 0000001002): Found 1 IPO filing" in out.getvalue()
+
+
+def test_an_unexpected_error_is_recorded_per_organization_and_the_others_go_on(edgar, company):
+    other = OrganizationFactory(name="Other", cik="0000001002", follow_edgar=True)
+    out = StringIO()
+
+    # The rate limiter's Redis is unreachable: not a failure the sync expects.
+    with (
+        override_settings(REDIS_URL="redis://127.0.0.1:1/0"),
+        pytest.raises(CommandError, match="2 of 2 organizations failed to sync"),
+    ):
+        call_command("edgar_sync", stdout=out)
+
+    for organization in (company, other):
+        organization.edgar_sync.refresh_from_db()
+        assert organization.edgar_sync.error.startswith("internal error: ConnectionError")
+    assert "Other (CIK 0000001002): internal error: ConnectionError" in out.getvalue()

@@ -64,6 +64,11 @@ def organization_sync(
             edgar_sync_fail(organization=organization, error=reason)
             logger.warning("EDGAR sync of %s failed: %s", organization, reason)
             outcome = SyncOutcome(organization, "failed", reason)
+        except Exception as error:  # a bug met by one organization must not stop the rest
+            reason = f"internal error: {type(error).__name__}: {error}"
+            logger.exception("EDGAR sync of %s failed", organization)
+            edgar_sync_fail(organization=organization, error=reason)
+            outcome = SyncOutcome(organization, "failed", reason)
     outcome.requests = (client.requests_made if client else 0) - requests_before
     return outcome
 
