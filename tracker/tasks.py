@@ -117,12 +117,8 @@ def edgar_feed_poll() -> int:
     a round's syncs on the sources queue).
     """
     try:
-        client = EdgarClient()
+        result = edgar_feed.feed_round(queue=_edgar_syncs_queue)
     except MissingUserAgent as error:
         logger.error("EDGAR feed poll skipped: %s", error)
         return 0
-    try:
-        result = edgar_feed.feed_follow(client=client, queue=_edgar_syncs_queue)
-    finally:
-        client.close()
     return len(result.organization_ids)

@@ -17,18 +17,18 @@ def sync(organization):
 
 
 @contextlib.contextmanager
-def sync_running(organization):
-    """Hold ``organization``'s sync lock from another database session, as a running sync
-    of it does (the lock is re-entrant within one session, so not from this one)."""
+def advisory_lock_held(lock_class: int, key: int):
+    """Hold an advisory lock from another database session, as a running sync or feed poll
+    does (the lock is re-entrant within one session, so not from this one)."""
     taken, done = threading.Event(), threading.Event()
 
     def hold():
         try:
             with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_lock(7201521, %s)", [organization.pk])
+                cursor.execute("SELECT pg_advisory_lock(%s, %s)", [lock_class, key])
                 taken.set()
                 done.wait(30)
-                cursor.execute("SELECT pg_advisory_unlock(7201521, %s)", [organization.pk])
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [lock_class, key])
         finally:
             connection.close()
 
@@ -40,3 +40,8 @@ def sync_running(organization):
     finally:
         done.set()
         thread.join(10)
+
+
+def sync_running(organization):
+    """What a running sync of ``organization`` holds."""
+    return advisory_lock_held(7201521, organization.pk)

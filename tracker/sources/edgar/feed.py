@@ -15,14 +15,18 @@ from dataclasses import dataclass, field
 from tracker.models import EdgarFeedState, Organization
 from tracker.services.edgar import edgar_feed_bookmark
 
-from .client import EdgarClient
-from .parse import feed_parse
-from .sync import followed_organization_ids, organization_sync
+from .client import EdgarClient, FetchError
+from .parse import ParseError, feed_parse
+from .sync import FEED_LOCK_CLASS, advisory_try_lock, followed_organization_ids, organization_sync
 
 logger = logging.getLogger(__name__)
 
 PAGE_SIZE = 100
 MAX_PAGES = 5
+# The feed poll runs every minute on the periodic queue beside the sweep: it never waits
+# longer than this for a request slot (EDGAR asked for a pause, or a full round holds the
+# window); it skips the round instead, and the next poll reads the same entries.
+FEED_MAX_WAIT = 5.0
 # A company whose sync was running when the feed named it is synced again this much later:
 # the running sync may have fetched its document before the new filing.
 BUSY_RETRY_SECONDS = 30
@@ -39,6 +43,24 @@ class FeedResult:
     newest: str = ""  # the newest accession number read, the next bookmark
     last_seen: str = ""  # the bookmark this poll started from
     busy: list[int] = field(default_factory=list)  # synced again later
+    skipped: str = ""  # why this round was skipped, if it was
+
+
+def feed_round(*, queue: Queue, **kwargs) -> FeedResult:
+    """One poll of the feed, unless another is running or EDGAR's rate limit would make it
+    wait; a skipped round is logged and changes nothing (its entries are read next time)."""
+    with advisory_try_lock(FEED_LOCK_CLASS, 0) as acquired:
+        if not acquired:
+            logger.info("EDGAR feed poll skipped: another poll is running.")
+            return FeedResult(skipped="another poll is running")
+        client = EdgarClient(max_wait=FEED_MAX_WAIT)
+        try:
+            return feed_follow(client=client, queue=queue, **kwargs)
+        except (FetchError, ParseError) as error:
+            logger.warning("EDGAR feed poll skipped: %s", error)
+            return FeedResult(skipped=str(error))
+        finally:
+            client.close()
 
 
 def feed_follow(
@@ -52,7 +74,7 @@ def feed_follow(
     else:
         for organization in Organization.objects.filter(pk__in=result.organization_ids):
             outcome = organization_sync(organization=organization, client=client)
-            if outcome.status == "busy":
+            if outcome.status in ("busy", "throttled"):
                 result.busy.append(organization.pk)
         if result.busy:
             queue(result.busy, BUSY_RETRY_SECONDS)
