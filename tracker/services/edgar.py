@@ -115,13 +115,16 @@ def edgar_sync_apply(
         state, _ = EdgarSync.objects.select_for_update().get_or_create(organization=organization)
         importer = _Importer(organization, state, archives_url)
         result = importer.run(attempts)
+        now = timezone.now()
         values = {
+            "cik": organization.cik,
             "status": EdgarSyncStatus.OK,
             "summary": result.summary(),
             "error": "",
             "etag": etag,
             "last_modified": last_modified,
-            "synced_at": timezone.now(),
+            "checked_at": now,
+            "synced_at": now,
         }
         if pages_read is not None:
             values["pages_read"] = pages_read
@@ -133,9 +136,10 @@ def edgar_sync_apply(
 
 
 def edgar_sync_unchanged(*, organization: Organization) -> None:
-    """EDGAR answered 304: nothing to write, unless the last sync had failed."""
-    EdgarSync.objects.filter(organization=organization, status=EdgarSyncStatus.FAILED).update(
-        status=EdgarSyncStatus.OK, error="", synced_at=timezone.now()
+    """EDGAR answered 304: note when it was asked, and clear a failure of the last sync
+    (one UPDATE of the sync state; the record is not touched and no event is written)."""
+    EdgarSync.objects.filter(organization=organization).update(
+        checked_at=timezone.now(), status=EdgarSyncStatus.OK, error=""
     )
 
 
@@ -145,15 +149,13 @@ def edgar_sync_fail(*, organization: Organization, error: str) -> None:
         state, _ = EdgarSync.objects.select_for_update().get_or_create(organization=organization)
         state.status = EdgarSyncStatus.FAILED
         state.error = error
-        state.failed_at = timezone.now()
-        state.save(update_fields=["status", "error", "failed_at"])
+        state.failed_at = state.checked_at = timezone.now()
+        state.save(update_fields=["status", "error", "failed_at", "checked_at"])
 
 
 def edgar_feed_bookmark(*, last_accession: str) -> None:
     """Remember the newest accession number the feed poller has seen."""
-    EdgarFeedState.objects.update_or_create(
-        pk=1, defaults={"last_accession": last_accession, "polled_at": timezone.now()}
-    )
+    EdgarFeedState.objects.update_or_create(pk=1, defaults={"last_accession": last_accession})
 
 
 class _Importer:

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from tracker.models import EdgarSync, EdgarSyncStatus, Organization
+from tracker.models import EdgarSync, Organization
 from tracker.services.edgar import (
     ImportResult,
     edgar_sync_apply,
@@ -80,14 +80,17 @@ def organization_sync(
 
 
 def _sync(organization, client, document) -> SyncOutcome:
-    state = EdgarSync.objects.filter(organization=organization).first() or EdgarSync()
+    state = EdgarSync.objects.filter(organization=organization).first()
+    if state is None or state.cik != organization.cik:
+        # Never synced, or synced under a CIK an editor has since corrected: what the state
+        # remembers (validators, page files and their rows) is another company's.
+        state = EdgarSync()
     cik = int(organization.cik)
     etag = last_modified = ""
     if document is None:
         fetched = client.submissions(cik, etag=state.etag, last_modified=state.last_modified)
         if fetched is None:
-            if state.status == EdgarSyncStatus.FAILED:  # else there is nothing to write
-                edgar_sync_unchanged(organization=organization)
+            edgar_sync_unchanged(organization=organization)
             return SyncOutcome(organization, "unchanged", "Unchanged since the last sync.")
         document, etag, last_modified = fetched.body, fetched.etag, fetched.last_modified
     submissions = submissions_parse(document)
