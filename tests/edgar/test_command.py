@@ -4,10 +4,12 @@ import json
 from io import StringIO
 
 import pytest
+from django.core.checks import run_checks
 from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from tests.factories import OrganizationFactory
+from tracker import tasks
 from tracker.models import Event, IpoStep, Milestone, Process
 
 from .edgar_data import ipo_rows, row, submissions
@@ -123,3 +125,26 @@ def test_an_unexpected_error_is_recorded_per_organization_and_the_others_go_on(e
         organization.edgar_sync.refresh_from_db()
         assert organization.edgar_sync.error.startswith("internal error: ConnectionError")
     assert "Other (CIK 0000001002): internal error: ConnectionError" in out.getvalue()
+
+
+def test_a_missing_user_agent_is_a_system_check_warning_once_someone_follows_edgar(settings):
+    settings.EDGAR_USER_AGENT = ""
+    assert not [m for m in run_checks() if m.id == "tracker.W001"]
+
+    OrganizationFactory(cik="0001766140", follow_edgar=True)
+
+    warnings = [m for m in run_checks() if m.id == "tracker.W001"]
+    assert len(warnings) == 1 and "EDGAR_USER_AGENT" in warnings[0].hint
+    settings.EDGAR_USER_AGENT = "Example Corp ops@example.com"
+    assert not [m for m in run_checks() if m.id == "tracker.W001"]
+
+
+def test_beat_without_a_user_agent_logs_an_error(settings, caplog):
+    settings.EDGAR_USER_AGENT = ""
+    OrganizationFactory(cik="0001766140", follow_edgar=True)
+
+    assert tasks.edgar_feed_poll() == 0
+
+    assert [r.levelname for r in caplog.records if "EDGAR_USER_AGENT" in r.getMessage()] == [
+        "ERROR"
+    ]
