@@ -15,7 +15,7 @@ from django.conf import settings
 from tracker.alerts import digests, dispatch, reminders, sending, sweep
 from tracker.models import Organization
 from tracker.sources.edgar import feed as edgar_feed
-from tracker.sources.edgar.client import EdgarClient, MissingUserAgent
+from tracker.sources.edgar.client import MissingUserAgent, thread_client
 from tracker.sources.edgar.sync import followed_organization_ids, organization_sync
 
 logger = logging.getLogger(__name__)
@@ -97,14 +97,11 @@ def edgar_sync_organization(organization_id: int) -> str:
     if organization is None or not organization.cik:
         return "gone"
     try:
-        client = EdgarClient()
+        client = thread_client()
     except MissingUserAgent as error:
         logger.error("EDGAR sync skipped: %s", error)
         return str(error)
-    try:
-        return organization_sync(organization=organization, client=client).message
-    finally:
-        client.close()
+    return organization_sync(organization=organization, client=client).message
 
 
 @shared_task

@@ -9,10 +9,12 @@ from django.core.management import CommandError, call_command
 from django.test import override_settings
 
 from tests.factories import OrganizationFactory
+from tests.record.test_settings import load
 from tracker import tasks
 from tracker.models import Event, IpoStep, Milestone, Process
+from tracker.sources.edgar.ratelimit import LocalRateLimiter, RedisRateLimiter, rate_limiter
 
-from .edgar_data import ipo_rows, row, submissions
+from .edgar_data import ipo_rows, page_entry, row, submissions
 
 pytestmark = pytest.mark.django_db
 
@@ -83,6 +85,19 @@ def test_file_applies_a_saved_document_without_fetching(edgar, company, tmp_path
 
     assert "Found 14 IPO filings" in output and edgar.requests == []
     assert IpoStep.objects.filter(step="priced", status="completed").exists()
+    assert "page files" not in output
+
+
+def test_file_says_that_the_page_files_it_lists_are_not_read(edgar, company, tmp_path):
+    old = [row("S-1", "2019-05-03", file_number="333-200000")]
+    recent = [row("S-1/A", "2019-06-03", file_number="333-200000")]
+    path = tmp_path / "CIK0001766140.json"
+    path.write_text(json.dumps(submissions(CIK, recent, files=[page_entry(CIK, 1, old)])))
+
+    output = run("--file", str(path))
+
+    assert "page files listed in the document are not read with --file" in output
+    assert edgar.requests == []
 
 
 def test_file_that_is_not_a_submissions_document_is_refused(company, tmp_path):
@@ -148,3 +163,19 @@ def test_beat_without_a_user_agent_logs_an_error(settings, caplog):
     assert [r.levelname for r in caplog.records if "EDGAR_USER_AGENT" in r.getMessage()] == [
         "ERROR"
     ]
+
+
+@pytest.mark.parametrize("rate", ["0", "11"])
+def test_a_request_rate_outside_what_the_sec_allows_is_refused_at_startup(rate):
+    result = load("test", EDGAR_MAX_REQUESTS_PER_SECOND=rate)
+
+    assert result.returncode != 0
+    assert "EDGAR_MAX_REQUESTS_PER_SECOND must be 1 to 10" in result.stderr
+    assert f"not {rate}." in result.stderr
+
+
+def test_the_rate_limit_is_shared_through_redis_url_whatever_the_broker(settings):
+    settings.CELERY_BROKER_URL = "amqp://broker.internal//"
+    assert isinstance(rate_limiter(), RedisRateLimiter)
+    settings.CELERY_BROKER_URL = "filesystem://"  # the demo: no Redis
+    assert isinstance(rate_limiter(), LocalRateLimiter)

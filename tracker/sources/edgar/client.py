@@ -9,6 +9,7 @@ transports' SSRF guard does not apply; no other URL can be fetched through this 
 """
 
 import email.utils
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
@@ -186,3 +187,21 @@ def _retry_after(response: requests.Response) -> float:
     except (TypeError, ValueError):
         return 1.0
     return max(0.0, when.timestamp() - time.time())
+
+
+_thread = threading.local()
+
+
+def thread_client() -> EdgarClient:
+    """This thread's client, kept between tasks so its connections (and TLS sessions) to
+    EDGAR are reused; a new one when the settings it was made from changed."""
+    key = (
+        settings.EDGAR_BASE_URL, settings.EDGAR_ARCHIVES_URL, settings.EDGAR_USER_AGENT,
+        settings.EDGAR_CONNECT_TIMEOUT, settings.EDGAR_READ_TIMEOUT, id(rate_limiter()),
+    )  # fmt: skip
+    client = getattr(_thread, "client", None)
+    if client is None or _thread.key != key:
+        if client is not None:
+            client.close()
+        _thread.client, _thread.key = EdgarClient(), key
+    return _thread.client

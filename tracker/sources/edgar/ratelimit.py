@@ -1,10 +1,10 @@
 """One budget of requests per second to EDGAR, shared by everything that fetches from it.
 
 The SEC counts requests per client, however many machines it runs on: every worker and
-command draws from one sliding window in Redis when the broker is Redis (the deployment),
-and from one per process otherwise (the SQLite demo). The window is a little longer than a
-second so that jitter between taking a slot and the request reaching EDGAR cannot put one
-request too many into any second that EDGAR sees.
+command draws from one sliding window in the Redis at REDIS_URL (the deployment, whatever
+its broker), and from one per process when there is no Redis (the SQLite demo). The window
+is a little longer than a second so that jitter between taking a slot and the request
+reaching EDGAR cannot put one request too many into any second that EDGAR sees.
 """
 
 import threading
@@ -134,10 +134,17 @@ _limiters: dict[tuple, RedisRateLimiter | LocalRateLimiter] = {}
 _limiters_lock = threading.Lock()
 
 
+# Brokers that live in one machine's process or disk (the SQLite demo): no Redis to share.
+_LOCAL_BROKERS = ("filesystem://", "memory://")
+
+
 def rate_limiter() -> RedisRateLimiter | LocalRateLimiter:
-    """The limiter for the current settings: Redis-backed when the broker is Redis."""
+    """The limiter for the current settings: a window in the Redis at REDIS_URL, unless the
+    deployment runs without Redis (the demo's local broker), then one per process."""
     rate = settings.EDGAR_MAX_REQUESTS_PER_SECOND
-    shared = settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+    shared = settings.REDIS_URL.startswith(("redis://", "rediss://")) and not (
+        settings.CELERY_BROKER_URL.startswith(_LOCAL_BROKERS)
+    )
     key = (settings.REDIS_URL if shared else None, rate)
     with _limiters_lock:
         if key not in _limiters:
