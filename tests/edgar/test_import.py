@@ -253,3 +253,17 @@ def test_editors_still_cannot_enter_an_actual_date_in_the_future(company):
                 "actual_date": timezone.localdate() + datetime.timedelta(days=1),
             },
         )
+
+
+def test_a_draft_that_appears_after_the_public_filing_comes_before_it(edgar, company):
+    # EDGAR lists a confidential draft only once the S-1 is public, dated at its submission.
+    s1 = row("S-1", "2021-05-03", file_number="333-255000")
+    edgar.company(CIK, submissions(CIK, [s1]))
+    sync(company)
+    edgar.company(CIK, submissions(CIK, [row("DRS", "2021-01-11", file_number="377-1"), s1]))
+
+    sync(company)
+
+    public = IpoStep.objects.get(step="public_registration_filed")
+    draft = IpoStep.objects.get(step="confidential_draft_submitted")
+    assert list(public.depends_on.all()) == [draft.milestone_ptr]

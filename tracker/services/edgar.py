@@ -170,6 +170,7 @@ class _Importer:
         # The step that stands for each chained step type, for the dependencies.
         self.chain: dict[str, IpoStep] = {}
         self.comment_rounds = 0
+        self.created: set[int] = set()  # steps created by this sync
 
     def run(self, attempts: list[IpoHistory]) -> ImportResult:
         if not attempts:
@@ -215,6 +216,7 @@ class _Importer:
                 self._import_filing(row)
             for fact in facts_by_filing.get(row.accession_number, []):
                 self._apply_step(fact)
+        self._link_later_steps()
         withdrawal = history.withdrawal
         if (
             withdrawal is not None
@@ -380,7 +382,35 @@ class _Importer:
         )
         self.steps.append(step)
         self._chain(fact, step)
+        self.created.add(step.pk)
         self.result.advanced.append(step.title)
+
+    def _link_later_steps(self) -> None:
+        """A step created now that comes before a step already in the record (a DRS, which
+        EDGAR lists only after the public filing, dated at its submission) gets the next
+        chained step's dependency, as if they had arrived in order. Only steps that cite EDGAR
+        are relinked: an editor's completed step keeps the links the editor gave it."""
+        present = [self.chain[t] for t in STEP_CHAIN if t in self.chain]
+        for earlier, later in zip(present, present[1:], strict=False):
+            if earlier.pk not in self.created or later.pk in self.created:
+                continue
+            if not self._cites_edgar(later):
+                continue
+            links = list(
+                MilestoneDependency.objects.filter(milestone=later).values_list(
+                    "depends_on_id", flat=True
+                )
+            )
+            if earlier.pk in links or would_create_cycle(later, [earlier.pk]):
+                continue
+            updated = milestone_update(
+                actor=ACTOR,
+                milestone=later,
+                data={},
+                depends_on=[*Milestone.objects.filter(pk__in=links), earlier],
+                expected_version=later.version,
+            )
+            self._replace(later, updated)
 
     def _complete(self, step: IpoStep, fact: StepFact, url: str) -> None:
         """Complete an editor's planned step: its target date stays, so the slip shows.
