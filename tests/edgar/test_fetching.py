@@ -11,9 +11,11 @@ from django.test.utils import CaptureQueriesContext
 from werkzeug import Response
 
 from tests.factories import OrganizationFactory
+from tracker import tasks
 from tracker.models import EdgarSync, Event, Filing, Milestone, Organization, Process
 from tracker.sources.edgar.client import EdgarClient, MissingUserAgent
-from tracker.sources.edgar.ratelimit import LocalRateLimiter
+from tracker.sources.edgar.ratelimit import LocalRateLimiter, RedisRateLimiter
+from tracker.sources.edgar.sync import organization_sync
 
 from .edgar_data import arrays, dumps, ipo_rows, page_entry, row, submissions
 from .helpers import sync
@@ -90,9 +92,12 @@ def test_two_concurrent_syncs_share_the_rate_limit(edgar, settings):
         companies.append(follow(cik, name=f"Company {cik}"))
 
     def run(company):
+        # A limiter of its own per sync, as in two worker processes: only Redis joins them.
+        client = EdgarClient(limiter=RedisRateLimiter(settings.REDIS_URL, rate=3))
         try:
-            sync(company)
+            organization_sync(organization=company, client=client)
         finally:
+            client.close()
             connection.close()
 
     threads = [threading.Thread(target=run, args=(c,)) for c in companies]
@@ -263,3 +268,56 @@ def test_a_corrected_cik_starts_the_sync_state_afresh(edgar):
     state = EdgarSync.objects.get(organization=company)
     assert (state.cik, state.pages_read, state.page_filings) == (f"{CIK:010d}", [], [])
     assert Filing.objects.filter(filed_on=datetime.date(2021, 5, 3)).exists()
+
+
+@pytest.mark.django_db
+def test_last_modified_is_sent_back_as_if_modified_since(edgar):
+    company = follow()
+    path = f"/submissions/CIK{CIK:010d}.json"
+    edgar.company(CIK, submissions(CIK, [row("S-1", "2021-05-03", file_number="333-1")]))
+    document = edgar.documents[path]
+    stamp = "Wed, 05 May 2021 10:00:00 GMT"
+
+    def answer(request):
+        if request.headers.get("If-Modified-Since") == stamp:
+            return Response(status=304)
+        return Response(document, content_type="application/json", headers={"Last-Modified": stamp})
+
+    edgar.overrides[path] = answer
+    sync(company)
+    events = Event.objects.count()
+
+    outcome = sync(company)
+
+    assert outcome.status == "unchanged"
+    assert edgar.requests[1].headers["If-Modified-Since"] == stamp
+    assert Event.objects.count() == events
+
+
+@pytest.mark.django_db
+def test_a_503_with_retry_after_is_waited_out(edgar):
+    company = follow()
+    path = f"/submissions/CIK{CIK:010d}.json"
+    answers = [Response("down", status=503, headers={"Retry-After": "1"})]
+    edgar.company(CIK, submissions(CIK, [row("S-1", "2021-05-03", file_number="333-1")]))
+    document = edgar.documents[path]
+    edgar.overrides[path] = lambda request: (
+        answers.pop() if answers else Response(document, content_type="application/json")
+    )
+
+    outcome = sync(company)
+
+    assert outcome.status == "imported" and outcome.requests == 2
+    first, second = edgar.requests
+    assert second.at - first.at >= 1.0
+
+
+@pytest.mark.django_db
+def test_feed_requests_declare_the_user_agent(edgar, settings):
+    follow()
+    edgar.feed_entries = [("0001213900-26-000001", "8-K", 7777, "Someone Else")]
+
+    tasks.edgar_feed_poll()
+
+    assert edgar.paths() == ["/cgi-bin/browse-edgar"]
+    assert edgar.requests[0].headers["User-Agent"] == settings.EDGAR_USER_AGENT

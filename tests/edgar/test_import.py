@@ -267,3 +267,16 @@ def test_a_draft_that_appears_after_the_public_filing_comes_before_it(edgar, com
     public = IpoStep.objects.get(step="public_registration_filed")
     draft = IpoStep.objects.get(step="confidential_draft_submitted")
     assert list(public.depends_on.all()) == [draft.milestone_ptr]
+
+
+def test_a_withdrawal_of_another_registration_abandons_nothing(edgar, company):
+    rows = [
+        row("S-1", "2021-05-03", file_number="333-255000"),
+        row("RW", "2021-05-20", file_number="333-254999"),  # e.g. a shelf never used
+    ]
+    edgar.company(CIK, submissions(CIK, rows))
+
+    outcome = sync(company)
+
+    assert Process.objects.get(organization=company).status == ProcessStatus.ACTIVE
+    assert not outcome.result.abandoned

@@ -117,3 +117,19 @@ def test_the_limiter_gives_up_rather_than_wait_longer_than_asked(edgar):
         limiter.acquire(max_wait=1)
 
     assert time.monotonic() - started < 1
+
+
+def test_polling_the_feed_twice_acts_once(edgar):
+    company = OrganizationFactory(cik=f"{CIK:010d}", follow_edgar=True)
+    rows = ipo_rows()
+    edgar.company(CIK, submissions(CIK, list(rows.values())))
+    edgar.feed_entries = [(rows["424b4"]["accessionNumber"], "424B4", CIK, "Example")]
+    assert tasks.edgar_feed_poll() == 1
+    events = Event.objects.count()
+    edgar.requests.clear()
+
+    assert tasks.edgar_feed_poll() == 0  # nothing new in the feed
+
+    assert edgar.paths() == ["/cgi-bin/browse-edgar"]
+    assert Event.objects.count() == events
+    assert company.edgar_sync.status == "ok"

@@ -31,7 +31,6 @@ class FilingRow:
     filing_date: datetime.date
     acceptance: str = ""  # acceptanceDateTime as given: only orders filings of one day
     file_number: str = ""
-    items: str = ""
     description: str = ""
 
     @property
@@ -43,7 +42,9 @@ class FilingRow:
 
     @classmethod
     def from_json(cls, data: dict) -> "FilingRow":
-        return cls(**{**data, "filing_date": datetime.date.fromisoformat(data["filing_date"])})
+        # Rows stored by an older version may carry fields since dropped.
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        return cls(**{**known, "filing_date": datetime.date.fromisoformat(data["filing_date"])})
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,6 @@ class PageFile:
     """An older page of filings (``filings.files``), fetched separately."""
 
     name: str
-    filing_from: datetime.date | None = None
     filing_to: datetime.date | None = None
 
 
@@ -90,7 +90,6 @@ def submissions_parse(raw: bytes) -> Submissions:
         pages.append(
             PageFile(
                 name=item["name"],
-                filing_from=_optional_date(item.get("filingFrom")),
                 filing_to=_optional_date(item.get("filingTo")),
             )
         )
@@ -151,7 +150,7 @@ def _rows(arrays: dict, *, where: str) -> list[FilingRow]:
             raise ParseError(f"{where} has no '{name}' list.")
     count = len(arrays["accessionNumber"])
     columns = {}
-    for name in (*required, "acceptanceDateTime", "fileNumber", "items", "primaryDocDescription"):
+    for name in (*required, "acceptanceDateTime", "fileNumber", "primaryDocDescription"):
         values = arrays.get(name)
         if values is None and name not in required:
             values = [""] * count
@@ -173,7 +172,6 @@ def _rows(arrays: dict, *, where: str) -> list[FilingRow]:
                 filing_date=filing_date,
                 acceptance=str(columns["acceptanceDateTime"][i] or ""),
                 file_number=str(columns["fileNumber"][i] or "").strip(),
-                items=str(columns["items"][i] or ""),
                 description=str(columns["primaryDocDescription"][i] or ""),
             )
         )
