@@ -1,11 +1,14 @@
 """The Celery tasks' bodies and the one-sync-per-organization lock."""
 
+import json
 import threading
 import time
 
 import pytest
+import redis
 from django.db import connection
 
+from config.celery_app import app
 from tests.factories import OrganizationFactory
 from tracker import tasks
 from tracker.models import EdgarFeedState, Event
@@ -133,3 +136,24 @@ def test_polling_the_feed_twice_acts_once(edgar):
     assert edgar.paths() == ["/cgi-bin/browse-edgar"]
     assert Event.objects.count() == events
     assert company.edgar_sync.status == "ok"
+
+
+def test_a_gap_in_the_feed_queues_a_sync_of_every_followed_company(edgar, settings):
+    followed = [OrganizationFactory(cik=f"{cik:010d}", follow_edgar=True) for cik in (11, 12)]
+    EdgarFeedState.objects.create(pk=1, last_accession="0001213900-26-000001")
+    # More new filings than the five pages of 100 that one poll reads.
+    edgar.feed_entries = [
+        (f"0001213900-26-{n:06d}", "8-K", 7777, "Someone Else") for n in range(600, 1, -1)
+    ]
+    broker = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    app.control.purge()
+
+    assert tasks.edgar_feed_poll() == 2
+
+    queued = [json.loads(message) for message in broker.lrange("sources", 0, -1)]
+    app.control.purge()
+    assert sorted(m["headers"]["argsrepr"] for m in queued) == sorted(
+        f"({o.pk},)" for o in followed
+    )
+    assert {m["headers"]["task"] for m in queued} == {"tracker.tasks.edgar_sync_organization"}
+    assert EdgarFeedState.objects.get().last_accession == "0001213900-26-000600"
