@@ -45,6 +45,7 @@ from tracker.sources.edgar.parse import FilingRow
 
 from .milestones import milestone_create, milestone_update, would_create_cycle
 from .processes import process_create, process_update
+from .schedule import schedule_lock
 
 ACTOR = "importer:sec"
 # EDGAR dates a filing accepted after 17:30 New York time with the next business day: from a
@@ -112,6 +113,8 @@ def edgar_sync_apply(
     remember the answer's validators and the page files read, all in one transaction."""
     attempts = ipo_attempts(filings)
     with transaction.atomic(), actual_dates_up_to(FILING_DATE_LEEWAY_DAYS):
+        # The import writes milestones: the schedule lock comes before any row it locks.
+        schedule_lock()
         state, _ = EdgarSync.objects.select_for_update().get_or_create(organization=organization)
         importer = _Importer(organization, state, archives_url)
         result = importer.run(attempts)
