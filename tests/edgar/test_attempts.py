@@ -96,6 +96,7 @@ def test_an_old_ipo_never_completes_the_steps_of_a_second_ipo_being_planned(edga
         row("S-1", "2010-03-01", file_number="333-160000"),
         row("EFFECT", "2010-05-10", file_number="333-160000"),
         row("424B4", "2010-05-12", file_number="333-160000"),
+        row("15-12B", "2016-09-01", file_number="001-34000"),  # taken private
     ]
     plan = ProcessFactory(organization=company, kind=ProcessKind.IPO, title="IPO 2026")
     target = timezone.localdate() + datetime.timedelta(days=60)
@@ -172,4 +173,26 @@ def test_an_effective_ipo_that_is_never_priced_ends_a_month_after_effectiveness(
         "listing_registered": [D("2021-06-10")],
         "exchange_certified": [D("2021-06-14")],
         "registration_effective": [D("2021-06-16")],
+    }
+
+
+def test_a_public_companys_follow_on_registration_is_not_another_ipo(edgar, company):
+    rows = [
+        *refiled_2021(),
+        row("S-1", "2022-08-01", file_number="333-266000"),  # a resale registration
+        row("UPLOAD", "2022-08-20"),
+        row("EFFECT", "2022-09-01", file_number="333-266000"),
+        row("424B4", "2023-03-01", file_number="333-270000"),  # a follow-on's prospectus
+    ]
+    edgar.company(CIK, submissions(CIK, rows))
+
+    sync(company)
+
+    process = Process.objects.get(organization=company)  # no second "IPO"
+    assert Filing.objects.count() == 4
+    assert step_dates(process) == {
+        "public_registration_filed": [D("2021-05-03")],
+        "sec_comment_round": [D("2021-05-28")],
+        "registration_effective": [D("2021-06-16")],
+        "priced": [D("2021-06-18")],
     }

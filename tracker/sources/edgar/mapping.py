@@ -9,9 +9,12 @@ count only when they carry it. An attempt ends:
 - else when it is withdrawn (RW);
 - else, once effective, ``EFFECTIVE_MARGIN`` after effectiveness (an effective registration
   that is never priced, e.g. a direct listing, does not stay open for ever).
-A DRS or S-1/F-1 after the end, a DRS after the public filing, or an S-1/F-1 with another
-``333-`` number begins a new attempt. Filings between attempts (later comment letters,
-follow-on offerings, exchange transfers) belong to the public company's life, not to an IPO.
+A DRS or S-1/F-1 after a withdrawn attempt's end, a DRS after the public filing, or an
+S-1/F-1 with another ``333-`` number begins a new attempt. Once an attempt made the company
+public (priced, or effective and not withdrawn), a new draft or registration is a follow-on
+or resale offering, not an IPO, until the company deregisters (a Form 15: it went private);
+only then can a second IPO begin. Filings outside attempts (later comment letters, follow-on
+offerings, exchange transfers) belong to the public company's life, not to an IPO.
 """
 
 import datetime
@@ -42,8 +45,21 @@ STEP_CHAIN = (
 )
 
 
+# Form 15 and its variants (15-12B, 15-12G, 15-15D, 15F-12B...): the company deregisters.
+_DEREGISTRATION_PREFIXES = ("15-", "15F-")
+
+
 def is_ipo_family(form: str) -> bool:
     return form in IPO_FAMILY or form.startswith(_CERT_PREFIX)
+
+
+def is_deregistration(form: str) -> bool:
+    return form.startswith(_DEREGISTRATION_PREFIXES)
+
+
+def tells_about_ipos(form: str) -> bool:
+    """The forms the rules read: the IPO family, and deregistrations (between two IPOs)."""
+    return is_ipo_family(form) or is_deregistration(form)
 
 
 @dataclass(frozen=True)
@@ -64,6 +80,7 @@ class IpoHistory:
     withdrawal: FilingRow | None = None
     priced: FilingRow | None = None
     effective: FilingRow | None = None
+    deregistered: bool = False  # a Form 15 after it: the company went private again
 
     @property
     def started(self) -> bool:
@@ -99,15 +116,25 @@ class IpoHistory:
         elif row.form == "RW" and self.withdrawal is None and self.priced is None:
             self.withdrawal = row
 
+    @property
+    def went_public(self) -> bool:
+        return self.priced is not None or (self.effective is not None and self.withdrawal is None)
+
+    def over(self, row: FilingRow) -> bool:
+        end = self.end
+        return (
+            self.priced is not None
+            or self.withdrawal is not None
+            or (end is not None and row.filing_date > end)
+        )
+
     def begins_anew(self, row: FilingRow) -> bool:
         """True when ``row`` starts a new attempt rather than continuing this one."""
         if row.form not in DRAFT_FORMS | REGISTRATION_FORMS:
             return False
-        end = self.end
-        if end is not None and row.filing_date > end:
-            return True
-        if self.priced is not None or self.withdrawal is not None:
-            return True
+        if self.over(row):
+            # A public company's new registration is a follow-on, unless it went private.
+            return not self.went_public or self.deregistered
         if row.form in DRAFT_FORMS:
             return bool(self.registration)  # a new draft after the public filing
         return (
@@ -124,10 +151,14 @@ class IpoHistory:
 def ipo_attempts(rows: list[FilingRow]) -> list[IpoHistory]:
     """The company's IPO attempts, oldest first (any order of rows, duplicates allowed),
     each with its steps."""
-    unique = {row.accession_number: row for row in rows if is_ipo_family(row.form)}
+    unique = {row.accession_number: row for row in rows if tells_about_ipos(row.form)}
     attempts: list[IpoHistory] = []
     for row in sorted(unique.values(), key=lambda row: row.order_key):
         current = attempts[-1] if attempts else None
+        if is_deregistration(row.form):
+            if current is not None and current.over(row):
+                current.deregistered = True
+            continue
         if current is None or current.begins_anew(row):
             if row.form in DRAFT_FORMS | REGISTRATION_FORMS:
                 attempts.append(IpoHistory())

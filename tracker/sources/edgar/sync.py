@@ -20,7 +20,7 @@ from tracker.services.edgar import (
 from tracker.services.errors import ConcurrentUpdateError
 
 from .client import EdgarClient, FetchError, Throttled
-from .mapping import is_ipo_family, may_hold_ipo_start
+from .mapping import may_hold_ipo_start, tells_about_ipos
 from .parse import FilingRow, ParseError, page_parse, submissions_parse
 
 logger = logging.getLogger(__name__)
@@ -110,7 +110,7 @@ def _sync(organization, client, document) -> SyncOutcome:
                 continue
             if not may_hold_ipo_start(filings):
                 break
-            rows = [row for row in page_parse(client.page(page.name)) if is_ipo_family(row.form)]
+            rows = [row for row in page_parse(client.page(page.name)) if tells_about_ipos(row.form)]
             filings += rows
             page_filings += rows
             pages_read.append(page.name)
