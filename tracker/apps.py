@@ -16,4 +16,9 @@ class TrackerConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
+        from django.core import checks
+
+        from tracker.sources.edgar.checks import edgar_user_agent_check
+
         post_migrate.connect(_ensure_editors_group, sender=self)
+        checks.register(edgar_user_agent_check)

@@ -336,7 +336,7 @@ def _import_edgar(organization: Organization) -> int:
     )
     if outcome.status == "failed":
         raise RuntimeError(f"The demo's EDGAR document did not import: {outcome.message}")
-    return len(outcome.result.imported)
+    return len(outcome.result.imported) if outcome.result else 0  # none when it was busy
 
 
 def _load_milestones(process: Process, specs: list[dict]) -> int:

@@ -15,7 +15,7 @@ from django.conf import settings
 from tracker.alerts import digests, dispatch, reminders, sending, sweep
 from tracker.models import Organization
 from tracker.sources.edgar import feed as edgar_feed
-from tracker.sources.edgar.client import EdgarClient, MissingUserAgent
+from tracker.sources.edgar.client import MissingUserAgent, thread_client
 from tracker.sources.edgar.sync import followed_organization_ids, organization_sync
 
 logger = logging.getLogger(__name__)
@@ -75,7 +75,7 @@ def edgar_sync() -> int:
     return _edgar_syncs_queue(followed_organization_ids())
 
 
-def _edgar_syncs_queue(organization_ids: list[int]) -> int:
+def _edgar_syncs_queue(organization_ids: list[int], countdown: int = 0) -> int:
     # With many followed companies a round takes longer than the interval at EDGAR's rate
     # (10,000 at 10/s: 17 minutes): each task expires when the next round is queued, so
     # rounds never pile up, and the order is shuffled so that the companies one round did
@@ -84,7 +84,7 @@ def _edgar_syncs_queue(organization_ids: list[int]) -> int:
     random.shuffle(organization_ids)
     for organization_id in organization_ids:
         edgar_sync_organization.apply_async(
-            (organization_id,), expires=settings.EDGAR_SYNC_INTERVAL
+            (organization_id,), countdown=countdown, expires=settings.EDGAR_SYNC_INTERVAL
         )
     return len(organization_ids)
 
@@ -96,14 +96,11 @@ def edgar_sync_organization(organization_id: int) -> str:
     if organization is None or not organization.cik:
         return "gone"
     try:
-        client = EdgarClient()
+        client = thread_client()
     except MissingUserAgent as error:
-        logger.info("EDGAR sync skipped: %s", error)
+        logger.error("EDGAR sync skipped: %s", error)
         return str(error)
-    try:
-        return organization_sync(organization=organization, client=client).message
-    finally:
-        client.close()
+    return organization_sync(organization=organization, client=client).message
 
 
 @shared_task
@@ -116,16 +113,8 @@ def edgar_feed_poll() -> int:
     a round's syncs on the sources queue).
     """
     try:
-        client = EdgarClient()
+        result = edgar_feed.feed_round(queue=_edgar_syncs_queue)
     except MissingUserAgent as error:
-        logger.info("EDGAR feed poll skipped: %s", error)
+        logger.error("EDGAR feed poll skipped: %s", error)
         return 0
-    try:
-        result = edgar_feed.feed_poll(client=client)
-        if result.gap:
-            return _edgar_syncs_queue(result.organization_ids)
-        for organization in Organization.objects.filter(pk__in=result.organization_ids):
-            organization_sync(organization=organization, client=client)
-    finally:
-        client.close()
     return len(result.organization_ids)

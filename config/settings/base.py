@@ -8,6 +8,7 @@ from pathlib import Path
 
 import environ
 from celery.schedules import crontab
+from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -293,9 +294,14 @@ EDGAR_ARCHIVES_URL = env("EDGAR_ARCHIVES_URL", default="https://www.sec.gov").rs
 # The SEC's fair-access rules require every request to name the organization and a contact
 # address, e.g. "Example Corp ops@example.com". No default: a sync without it stops.
 EDGAR_USER_AGENT = env("EDGAR_USER_AGENT", default="")
-# Requests per second to EDGAR, shared by every worker and command (through Redis when the
-# broker is Redis, per process otherwise). The SEC allows at most 10.
+# Requests per second to EDGAR, shared by every worker and command (through the Redis at
+# REDIS_URL; per process without Redis). The SEC allows at most 10.
 EDGAR_MAX_REQUESTS_PER_SECOND = env.int("EDGAR_MAX_REQUESTS_PER_SECOND", default=10)
+if not 1 <= EDGAR_MAX_REQUESTS_PER_SECOND <= 10:  # 0 would wait for ever, above 10 gets blocked
+    raise ImproperlyConfigured(
+        f"EDGAR_MAX_REQUESTS_PER_SECOND must be 1 to 10 (the SEC allows at most 10), "
+        f"not {EDGAR_MAX_REQUESTS_PER_SECOND}."
+    )
 # Seconds between full syncs of every followed organization (the safety net) and between
 # polls of the current-filings feed (how new filings are noticed within a minute).
 EDGAR_SYNC_INTERVAL = env.float("EDGAR_SYNC_INTERVAL", default=900)

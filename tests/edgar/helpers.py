@@ -1,3 +1,8 @@
+import contextlib
+import threading
+
+from django.db import connection
+
 from tracker.sources.edgar.client import EdgarClient
 from tracker.sources.edgar.sync import organization_sync
 
@@ -9,3 +14,34 @@ def sync(organization):
         return organization_sync(organization=organization, client=client)
     finally:
         client.close()
+
+
+@contextlib.contextmanager
+def advisory_lock_held(lock_class: int, key: int):
+    """Hold an advisory lock from another database session, as a running sync or feed poll
+    does (the lock is re-entrant within one session, so not from this one)."""
+    taken, done = threading.Event(), threading.Event()
+
+    def hold():
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_lock(%s, %s)", [lock_class, key])
+                taken.set()
+                done.wait(30)
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [lock_class, key])
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    taken.wait(10)
+    try:
+        yield
+    finally:
+        done.set()
+        thread.join(10)
+
+
+def sync_running(organization):
+    """What a running sync of ``organization`` holds."""
+    return advisory_lock_held(7201521, organization.pk)

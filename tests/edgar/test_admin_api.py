@@ -21,7 +21,8 @@ def api():
 def test_follow_edgar_is_writable_and_the_sync_state_read_only(api, editor):
     organization = OrganizationFactory(cik="0001766140")
     EdgarSync.objects.create(
-        organization=organization, synced_at=timezone.now(), status="failed",
+        organization=organization, synced_at=timezone.now(), checked_at=timezone.now(),
+        status="failed",
         summary="Found 3 IPO filings; nothing new.", error="EDGAR did not answer within 2 s.",
         failed_at=timezone.now(),
     )  # fmt: skip
@@ -35,6 +36,7 @@ def test_follow_edgar_is_writable_and_the_sync_state_read_only(api, editor):
     assert body["edgar_sync"]["status"] == "failed"
     assert body["edgar_sync"]["error"] == "EDGAR did not answer within 2 s."
     assert body["edgar_sync"]["summary"] == "Found 3 IPO filings; nothing new."
+    assert body["edgar_sync"]["checked_at"] and body["edgar_sync"]["synced_at"]
     assert Organization.objects.get(pk=organization.pk).follow_edgar is True
     never = api.get(f"/api/v1/organizations/{OrganizationFactory().pk}/").json()
     assert never["edgar_sync"] is None and never["follow_edgar"] is False
@@ -57,13 +59,15 @@ def test_the_admin_shows_the_sync_state_and_refuses_following_without_a_cik(clie
     client.force_login(editor)
     organization = OrganizationFactory(name="Example", cik="0001766140", follow_edgar=True)
     EdgarSync.objects.create(
-        organization=organization, synced_at=timezone.now(), status="ok",
-        summary="Found 14 IPO filings; imported 14; advanced: Priced.",
+        organization=organization, synced_at=timezone.now(), checked_at=timezone.now(),
+        status="ok", summary="Found 14 IPO filings; imported 14; advanced: Priced.",
     )  # fmt: skip
 
     page = client.get(reverse("admin:tracker_organization_change", args=[organization.pk]))
 
     assert "Found 14 IPO filings; imported 14; advanced: Priced." in page.content.decode()
+    assert "Last checked: " in page.content.decode()
+    assert "Last changed: " in page.content.decode()
     response = client.post(
         reverse("admin:tracker_organization_add"),
         {"name": "No CIK Inc", "slug": "no-cik", "cik": "", "follow_edgar": "on"},

@@ -4,12 +4,17 @@ import json
 from io import StringIO
 
 import pytest
+from django.core.checks import run_checks
 from django.core.management import CommandError, call_command
+from django.test import override_settings
 
 from tests.factories import OrganizationFactory
+from tests.record.test_settings import load
+from tracker import tasks
 from tracker.models import Event, IpoStep, Milestone, Process
+from tracker.sources.edgar.ratelimit import LocalRateLimiter, RedisRateLimiter, rate_limiter
 
-from .edgar_data import ipo_rows, row, submissions
+from .edgar_data import ipo_rows, page_entry, row, submissions
 
 pytestmark = pytest.mark.django_db
 
@@ -80,6 +85,19 @@ def test_file_applies_a_saved_document_without_fetching(edgar, company, tmp_path
 
     assert "Found 14 IPO filings" in output and edgar.requests == []
     assert IpoStep.objects.filter(step="priced", status="completed").exists()
+    assert "page files" not in output
+
+
+def test_file_says_that_the_page_files_it_lists_are_not_read(edgar, company, tmp_path):
+    old = [row("S-1", "2019-05-03", file_number="333-200000")]
+    recent = [row("S-1/A", "2019-06-03", file_number="333-200000")]
+    path = tmp_path / "CIK0001766140.json"
+    path.write_text(json.dumps(submissions(CIK, recent, files=[page_entry(CIK, 1, old)])))
+
+    output = run("--file", str(path))
+
+    assert "page files listed in the document are not read with --file" in output
+    assert edgar.requests == []
 
 
 def test_file_that_is_not_a_submissions_document_is_refused(company, tmp_path):
@@ -105,3 +123,59 @@ def test_a_failed_organization_makes_the_command_fail_after_the_others(edgar, co
 
     assert "Example Therapeutics (CIK 0001766140): EDGAR knows no company" in out.getvalue()
     assert "Healthy (CIK 0000001002): Found 1 IPO filing" in out.getvalue()
+
+
+def test_an_unexpected_error_is_recorded_per_organization_and_the_others_go_on(edgar, company):
+    other = OrganizationFactory(name="Other", cik="0000001002", follow_edgar=True)
+    out = StringIO()
+
+    # The rate limiter's Redis is unreachable: not a failure the sync expects.
+    with (
+        override_settings(REDIS_URL="redis://127.0.0.1:1/0"),
+        pytest.raises(CommandError, match="2 of 2 organizations failed to sync"),
+    ):
+        call_command("edgar_sync", stdout=out)
+
+    for organization in (company, other):
+        organization.edgar_sync.refresh_from_db()
+        assert organization.edgar_sync.error.startswith("internal error: ConnectionError")
+    assert "Other (CIK 0000001002): internal error: ConnectionError" in out.getvalue()
+
+
+def test_a_missing_user_agent_is_a_system_check_warning_once_someone_follows_edgar(settings):
+    settings.EDGAR_USER_AGENT = ""
+    assert not [m for m in run_checks() if m.id == "tracker.W001"]
+
+    OrganizationFactory(cik="0001766140", follow_edgar=True)
+
+    warnings = [m for m in run_checks() if m.id == "tracker.W001"]
+    assert len(warnings) == 1 and "EDGAR_USER_AGENT" in warnings[0].hint
+    settings.EDGAR_USER_AGENT = "Example Corp ops@example.com"
+    assert not [m for m in run_checks() if m.id == "tracker.W001"]
+
+
+def test_beat_without_a_user_agent_logs_an_error(settings, caplog):
+    settings.EDGAR_USER_AGENT = ""
+    OrganizationFactory(cik="0001766140", follow_edgar=True)
+
+    assert tasks.edgar_feed_poll() == 0
+
+    assert [r.levelname for r in caplog.records if "EDGAR_USER_AGENT" in r.getMessage()] == [
+        "ERROR"
+    ]
+
+
+@pytest.mark.parametrize("rate", ["0", "11"])
+def test_a_request_rate_outside_what_the_sec_allows_is_refused_at_startup(rate):
+    result = load("test", EDGAR_MAX_REQUESTS_PER_SECOND=rate)
+
+    assert result.returncode != 0
+    assert "EDGAR_MAX_REQUESTS_PER_SECOND must be 1 to 10" in result.stderr
+    assert f"not {rate}." in result.stderr
+
+
+def test_the_rate_limit_is_shared_through_redis_url_whatever_the_broker(settings):
+    settings.CELERY_BROKER_URL = "amqp://broker.internal//"
+    assert isinstance(rate_limiter(), RedisRateLimiter)
+    settings.CELERY_BROKER_URL = "filesystem://"  # the demo: no Redis
+    assert isinstance(rate_limiter(), LocalRateLimiter)

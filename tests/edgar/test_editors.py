@@ -5,8 +5,23 @@ import datetime
 import pytest
 from django.urls import reverse
 
-from tests.factories import FilingFactory, IpoStepFactory, OrganizationFactory, ProcessFactory
-from tracker.models import Event, EventType, Filing, IpoStep, MilestoneStatus, ProcessKind
+from tests.factories import (
+    FilingFactory,
+    IpoStepFactory,
+    MilestoneFactory,
+    OrganizationFactory,
+    ProcessFactory,
+)
+from tracker.models import (
+    Event,
+    EventType,
+    Filing,
+    IpoStep,
+    MilestoneDependency,
+    MilestoneStatus,
+    Process,
+    ProcessKind,
+)
 
 from .edgar_data import index_url, ipo_rows, submissions
 from .helpers import sync
@@ -20,7 +35,14 @@ D = datetime.date.fromisoformat
 @pytest.fixture
 def ipo():
     company = OrganizationFactory(name="Example Therapeutics", cik=f"{CIK:010d}", follow_edgar=True)
-    return ProcessFactory(organization=company, kind=ProcessKind.IPO, title="Our IPO plan")
+    process = ProcessFactory(organization=company, kind=ProcessKind.IPO, title="Our IPO plan")
+    # Opened while the company prepared its 2021 IPO (the importer takes an IPO that ended
+    # before its active process was opened for another, later one).
+    Process.objects.filter(pk=process.pk).update(
+        created_at=datetime.datetime(2020, 12, 1, tzinfo=datetime.UTC)
+    )
+    process.refresh_from_db()
+    return process
 
 
 def test_an_editors_planned_step_is_completed_with_its_target_kept(edgar, ipo):
@@ -144,3 +166,72 @@ def test_a_step_the_editor_cancelled_stays_cancelled_and_edgar_is_noted(edgar, i
     assert "the status is kept" in cancelled.notes
     public = IpoStep.objects.get(step="public_registration_filed")
     assert list(public.depends_on.all()) == [cancelled.milestone_ptr]
+
+
+def test_completing_a_planned_step_keeps_the_editors_other_dependencies_and_gaps(edgar, ipo):
+    board = MilestoneFactory(process=ipo, title="Board approval", target_date=D("2021-04-01"))
+    planned = IpoStepFactory(
+        process=ipo, step="registration_effective", status=MilestoneStatus.PLANNED,
+        target_date=D("2021-06-01"),
+    )  # fmt: skip
+    MilestoneDependency.objects.create(milestone=planned, depends_on=board, min_gap_days=14)
+    edgar.company(CIK, submissions(CIK, list(ipo_rows().values())))
+
+    sync(ipo.organization)
+
+    public = IpoStep.objects.get(step="public_registration_filed")
+    links = dict(
+        MilestoneDependency.objects.filter(milestone=planned).values_list(
+            "depends_on_id", "min_gap_days"
+        )
+    )
+    assert links == {board.pk: 14, public.pk: 0}
+
+
+def test_completing_a_planned_step_keeps_the_editors_date_and_source(edgar, ipo):
+    rows = ipo_rows()
+    mine = IpoStepFactory(
+        process=ipo, step="registration_effective", status=MilestoneStatus.IN_PROGRESS,
+        target_date=D("2021-06-10"), actual_date=D("2021-06-15"),
+        source_url="https://news.example.com/effective",
+    )  # fmt: skip
+    edgar.company(CIK, submissions(CIK, list(rows.values())))
+
+    sync(ipo.organization)
+    events = Event.objects.count()
+    edgar.with_etags = False
+    sync(ipo.organization)
+
+    mine.refresh_from_db()
+    assert (mine.status, mine.actual_date, mine.source_url) == (
+        MilestoneStatus.COMPLETED,
+        D("2021-06-15"),
+        "https://news.example.com/effective",
+    )
+    assert "EDGAR shows this step on 2021-06-16 (EFFECT, " in mine.notes
+    assert "the date entered here (2021-06-15) is kept." in mine.notes
+    assert Event.objects.count() == events  # the second sync does nothing
+    assert IpoStep.objects.filter(step="registration_effective").count() == 1
+
+
+def test_an_open_step_without_a_date_gets_edgars_date_and_keeps_its_source(edgar, ipo):
+    rows = ipo_rows()
+    mine = IpoStepFactory(
+        process=ipo, step="sec_comment_round", status=MilestoneStatus.PLANNED,
+        target_date=D("2021-02-01"), source_url="https://intranet.example.com/letters/1",
+    )  # fmt: skip
+    edgar.company(CIK, submissions(CIK, list(rows.values())))
+
+    sync(ipo.organization)
+    events = Event.objects.count()
+    edgar.with_etags = False
+    sync(ipo.organization)
+
+    mine.refresh_from_db()
+    assert (mine.status, mine.actual_date, mine.source_url) == (
+        MilestoneStatus.COMPLETED,
+        D("2021-02-08"),
+        "https://intranet.example.com/letters/1",
+    )
+    assert IpoStep.objects.filter(step="sec_comment_round").count() == 2  # not duplicated
+    assert Event.objects.count() == events

@@ -1,6 +1,7 @@
 """Fetching like a good citizen (issue point 4) and failing one organization at a time
 (point 9), against a real local HTTP server."""
 
+import datetime
 import threading
 import time
 
@@ -10,9 +11,11 @@ from django.test.utils import CaptureQueriesContext
 from werkzeug import Response
 
 from tests.factories import OrganizationFactory
-from tracker.models import EdgarSync, Event, Filing, Milestone, Process
+from tracker import tasks
+from tracker.models import EdgarSync, Event, Filing, Milestone, Organization, Process
 from tracker.sources.edgar.client import EdgarClient, MissingUserAgent
-from tracker.sources.edgar.ratelimit import LocalRateLimiter
+from tracker.sources.edgar.ratelimit import LocalRateLimiter, RedisRateLimiter
+from tracker.sources.edgar.sync import organization_sync
 
 from .edgar_data import arrays, dumps, ipo_rows, page_entry, row, submissions
 from .helpers import sync
@@ -57,7 +60,12 @@ def test_an_unchanged_document_costs_one_304_and_no_database_writes(edgar):
     assert outcome.status == "unchanged" and outcome.requests == 1
     assert edgar.requests[0].headers["If-None-Match"] == state.etag
     writes = [q["sql"] for q in queries if q["sql"].split()[0] in ("INSERT", "UPDATE", "DELETE")]
-    assert writes == []
+    # Only when EDGAR was last asked: one UPDATE of the sync state, nothing of the record.
+    assert len(writes) == 1 and writes[0].startswith('UPDATE "tracker_edgarsync" SET')
+    assert '"checked_at"' in writes[0]
+    checked = EdgarSync.objects.get(organization=company)
+    assert checked.checked_at > state.checked_at and checked.synced_at == state.synced_at
+    assert not Event.objects.filter(occurred_at__gt=state.synced_at).exists()
 
 
 @pytest.mark.django_db
@@ -84,9 +92,12 @@ def test_two_concurrent_syncs_share_the_rate_limit(edgar, settings):
         companies.append(follow(cik, name=f"Company {cik}"))
 
     def run(company):
+        # A limiter of its own per sync, as in two worker processes: only Redis joins them.
+        client = EdgarClient(limiter=RedisRateLimiter(settings.REDIS_URL, rate=3))
         try:
-            sync(company)
+            organization_sync(organization=company, client=client)
         finally:
+            client.close()
             connection.close()
 
     threads = [threading.Thread(target=run, args=(c,)) for c in companies]
@@ -235,3 +246,78 @@ def test_nothing_but_the_configured_hosts_is_fetched(edgar):
     assert odd_page.status == "failed" and "page file name" in odd_page.message
     assert len(edgar.requests) == 2
     assert not Filing.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_corrected_cik_starts_the_sync_state_afresh(edgar):
+    company = follow(1002)  # the editor typed the wrong CIK first
+    wrong_page = page_entry(1002, 1, [row("S-1", "2019-02-01", file_number="333-1")])
+    edgar.page(wrong_page["name"], arrays([row("S-1", "2019-02-01", file_number="333-1")]))
+    edgar.company(1002, submissions(1002, [row("8-K", "2021-01-05")], files=[wrong_page]))
+    sync(company)
+    edgar.company(CIK, submissions(CIK, [row("S-1", "2021-05-03", file_number="333-255000")]))
+    Organization.objects.filter(pk=company.pk).update(cik=f"{CIK:010d}")
+    company.refresh_from_db()
+    edgar.requests.clear()
+
+    outcome = sync(company)
+
+    assert outcome.status == "imported", outcome.message
+    # Not the other company's ETag, nor its page file's rows.
+    assert "If-None-Match" not in edgar.requests[0].headers
+    state = EdgarSync.objects.get(organization=company)
+    assert (state.cik, state.pages_read, state.page_filings) == (f"{CIK:010d}", [], [])
+    assert Filing.objects.filter(filed_on=datetime.date(2021, 5, 3)).exists()
+
+
+@pytest.mark.django_db
+def test_last_modified_is_sent_back_as_if_modified_since(edgar):
+    company = follow()
+    path = f"/submissions/CIK{CIK:010d}.json"
+    edgar.company(CIK, submissions(CIK, [row("S-1", "2021-05-03", file_number="333-1")]))
+    document = edgar.documents[path]
+    stamp = "Wed, 05 May 2021 10:00:00 GMT"
+
+    def answer(request):
+        if request.headers.get("If-Modified-Since") == stamp:
+            return Response(status=304)
+        return Response(document, content_type="application/json", headers={"Last-Modified": stamp})
+
+    edgar.overrides[path] = answer
+    sync(company)
+    events = Event.objects.count()
+
+    outcome = sync(company)
+
+    assert outcome.status == "unchanged"
+    assert edgar.requests[1].headers["If-Modified-Since"] == stamp
+    assert Event.objects.count() == events
+
+
+@pytest.mark.django_db
+def test_a_503_with_retry_after_is_waited_out(edgar):
+    company = follow()
+    path = f"/submissions/CIK{CIK:010d}.json"
+    answers = [Response("down", status=503, headers={"Retry-After": "1"})]
+    edgar.company(CIK, submissions(CIK, [row("S-1", "2021-05-03", file_number="333-1")]))
+    document = edgar.documents[path]
+    edgar.overrides[path] = lambda request: (
+        answers.pop() if answers else Response(document, content_type="application/json")
+    )
+
+    outcome = sync(company)
+
+    assert outcome.status == "imported" and outcome.requests == 2
+    first, second = edgar.requests
+    assert second.at - first.at >= 1.0
+
+
+@pytest.mark.django_db
+def test_feed_requests_declare_the_user_agent(edgar, settings):
+    follow()
+    edgar.feed_entries = [("0001213900-26-000001", "8-K", 7777, "Someone Else")]
+
+    tasks.edgar_feed_poll()
+
+    assert edgar.paths() == ["/cgi-bin/browse-edgar"]
+    assert edgar.requests[0].headers["User-Agent"] == settings.EDGAR_USER_AGENT

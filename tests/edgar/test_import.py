@@ -3,8 +3,10 @@
 import datetime
 
 import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
 
-from tests.factories import OrganizationFactory
+from tests.factories import OrganizationFactory, ProcessFactory
 from tracker.models import (
     EdgarSync,
     Event,
@@ -16,6 +18,7 @@ from tracker.models import (
     ProcessKind,
     ProcessStatus,
 )
+from tracker.services.milestones import milestone_create
 
 from .edgar_data import arrays, index_url, ipo_rows, page_entry, row, submissions
 from .helpers import sync
@@ -113,7 +116,9 @@ def test_effect_and_prospectus_count_only_for_the_ipo_registration(edgar, compan
 
 def test_a_foreign_issuers_f1_is_the_public_filing_and_earliest_wins_by_acceptance(edgar, company):
     rows = [
-        row("F-1", "2021-05-03", file_number="333-255001", acceptance="2021-05-03T18:00:00.000Z"),
+        # Two filings of one registration on one day (another 333- number would be another
+        # attempt): the public filing is the earlier by acceptance time.
+        row("F-1", "2021-05-03", file_number="333-255002", acceptance="2021-05-03T18:00:00.000Z"),
         row("F-1", "2021-05-03", file_number="333-255002", acceptance="2021-05-03T09:00:00.000Z"),
         row("EFFECT", "2021-06-01", file_number="333-255001"),
         row("EFFECT", "2021-06-02", file_number="333-255002"),
@@ -219,3 +224,59 @@ def test_page_files_are_not_read_when_the_recent_filings_hold_the_draft(edgar, c
     sync(company)
 
     assert edgar.paths() == [f"/submissions/CIK{CIK:010d}.json"]
+
+
+def test_a_filing_dated_the_next_business_day_is_imported(edgar, company):
+    # EDGAR dates a filing accepted after 17:30 New York time with the next business day.
+    tomorrow = timezone.localdate() + datetime.timedelta(days=1)
+    rows = [
+        row("S-1", "2021-05-03", file_number="333-255000"),
+        row("S-1/A", tomorrow.isoformat(), file_number="333-255000"),
+    ]
+    edgar.company(CIK, submissions(CIK, rows))
+
+    outcome = sync(company)
+
+    assert outcome.status == "imported", outcome.message
+    assert Filing.objects.get(form_type="S-1/A").actual_date == tomorrow
+
+
+def test_editors_still_cannot_enter_an_actual_date_in_the_future(company):
+    process = ProcessFactory(organization=company, kind=ProcessKind.IPO)
+    with pytest.raises(ValidationError, match="cannot be in the future"):
+        milestone_create(
+            actor="editor",
+            data={
+                "process": process,
+                "title": "Priced",
+                "status": MilestoneStatus.COMPLETED,
+                "actual_date": timezone.localdate() + datetime.timedelta(days=1),
+            },
+        )
+
+
+def test_a_draft_that_appears_after_the_public_filing_comes_before_it(edgar, company):
+    # EDGAR lists a confidential draft only once the S-1 is public, dated at its submission.
+    s1 = row("S-1", "2021-05-03", file_number="333-255000")
+    edgar.company(CIK, submissions(CIK, [s1]))
+    sync(company)
+    edgar.company(CIK, submissions(CIK, [row("DRS", "2021-01-11", file_number="377-1"), s1]))
+
+    sync(company)
+
+    public = IpoStep.objects.get(step="public_registration_filed")
+    draft = IpoStep.objects.get(step="confidential_draft_submitted")
+    assert list(public.depends_on.all()) == [draft.milestone_ptr]
+
+
+def test_a_withdrawal_of_another_registration_abandons_nothing(edgar, company):
+    rows = [
+        row("S-1", "2021-05-03", file_number="333-255000"),
+        row("RW", "2021-05-20", file_number="333-254999"),  # e.g. a shelf never used
+    ]
+    edgar.company(CIK, submissions(CIK, rows))
+
+    outcome = sync(company)
+
+    assert Process.objects.get(organization=company).status == ProcessStatus.ACTIVE
+    assert not outcome.result.abandoned

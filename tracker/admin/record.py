@@ -144,14 +144,14 @@ class OrganizationAdmin(ServiceAdminMixin, admin.ModelAdmin):
         if state is None:
             return "Never synced."
         lines = [
-            f"Last synced: {date_format(localtime(state.synced_at), 'DATETIME_FORMAT')}"
+            f"Last checked: {_when(state.checked_at)}" if state.checked_at else "",
+            f"Last changed: {_when(state.synced_at)}"
             if state.synced_at
             else "Never synced successfully.",
             state.summary,
         ]
         if state.status == EdgarSyncStatus.FAILED:
-            failed_at = date_format(localtime(state.failed_at), "DATETIME_FORMAT")
-            lines.append(f"Last sync failed ({failed_at}): {state.error}")
+            lines.append(f"Last sync failed ({_when(state.failed_at)}): {state.error}")
         return format_html_join(mark_safe("<br>"), "{}", ((line,) for line in lines if line))
 
     def save_model(self, request, obj, form, change):
@@ -486,3 +486,7 @@ class EventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+def _when(moment) -> str:
+    return date_format(localtime(moment), "DATETIME_FORMAT")

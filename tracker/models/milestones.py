@@ -1,3 +1,7 @@
+import contextlib
+import contextvars
+import datetime
+
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator
 from django.db import models
@@ -37,6 +41,29 @@ CLOSED_STATUSES = (MilestoneStatus.COMPLETED, MilestoneStatus.CANCELLED)
 
 # Ten years: a longer minimum gap between two steps of one process is a typing mistake.
 MAX_GAP_DAYS = 3650
+
+
+# How many days past today an actual date may lie: 0 for editors; an importer of facts dated
+# by someone else's calendar (EDGAR dates a filing accepted after 17:30 New York time with
+# the next business day, up to three days past today in UTC) widens it for its own writes.
+_actual_date_leeway: contextvars.ContextVar[int] = contextvars.ContextVar(
+    "actual_date_leeway", default=0
+)
+
+
+def latest_actual_date() -> datetime.date:
+    """The latest actual date a milestone may have now (today, unless widened)."""
+    return timezone.localdate() + datetime.timedelta(days=_actual_date_leeway.get())
+
+
+@contextlib.contextmanager
+def actual_dates_up_to(days_ahead: int):
+    """Within this block, actual dates up to ``days_ahead`` days past today are accepted."""
+    token = _actual_date_leeway.set(days_ahead)
+    try:
+        yield
+    finally:
+        _actual_date_leeway.reset(token)
 
 
 class Milestone(models.Model):
@@ -131,7 +158,7 @@ class Milestone(models.Model):
         errors = {}
         if self.status == MilestoneStatus.COMPLETED and not self.actual_date:
             errors["actual_date"] = "A completed milestone needs the date it happened."
-        if self.actual_date and self.actual_date > timezone.localdate():
+        if self.actual_date and self.actual_date > latest_actual_date():
             errors["actual_date"] = (
                 "The actual date is when it happened, so it cannot be in the future; "
                 "use the target date for what is expected."

@@ -17,8 +17,16 @@ class EdgarSync(models.Model):
     organization = models.OneToOneField(
         Organization, on_delete=models.CASCADE, primary_key=True, related_name="edgar_sync"
     )
+    # The CIK this state was built for: an editor's correction of the CIK starts afresh
+    # (validators, page files read and their rows belong to the old company).
+    cik = models.CharField(max_length=10, blank=True)
+    checked_at = models.DateTimeField(
+        null=True, blank=True, help_text="When EDGAR was last asked, whatever it answered."
+    )
     synced_at = models.DateTimeField(
-        null=True, blank=True, help_text="When EDGAR's answer was last applied."
+        null=True,
+        blank=True,
+        help_text="When EDGAR's document last changed (its new answer was applied).",
     )
     status = models.CharField(max_length=16, choices=EdgarSyncStatus.choices, blank=True)
     summary = models.TextField(blank=True, help_text="What the last sync found and did.")
@@ -46,7 +54,6 @@ class EdgarFeedState(models.Model):
     """The current-filings feed poller's bookmark (a single row)."""
 
     last_accession = models.CharField(max_length=20, blank=True)
-    polled_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "EDGAR feed state"

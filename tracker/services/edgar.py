@@ -9,6 +9,11 @@ What it does with each fact EDGAR shows (see tracker.sources.edgar.mapping for t
 - where an editor's step already says something else (another actual date, cancelled), the
   editor's fact is kept and EDGAR's is added to the step's notes once (``milestone.updated``);
 - a withdrawal (RW) of the IPO registration abandons the process.
+Only the company's latest IPO attempt is imported (tracker.sources.edgar.mapping splits its
+filings into attempts): into the process already holding its filings, else the active IPO
+process, else a new one. An earlier attempt, and a finished attempt that ended before the
+active IPO process was opened (the editors are planning a new IPO), are never imported into
+it: the summary says so, and nothing is written for them.
 Nothing is written when nothing is new, so a second sync of the same data records no event.
 """
 
@@ -16,6 +21,7 @@ import datetime
 from dataclasses import dataclass, field
 
 from django.db import transaction
+from django.db.models import Min
 from django.utils import timezone
 
 from tracker.models import (
@@ -24,6 +30,7 @@ from tracker.models import (
     EdgarSyncStatus,
     Filing,
     IpoStep,
+    Milestone,
     MilestoneDependency,
     MilestoneKind,
     MilestoneStatus,
@@ -32,8 +39,8 @@ from tracker.models import (
     ProcessKind,
     ProcessStatus,
 )
-from tracker.models.milestones import Agency, IpoStepType
-from tracker.sources.edgar.mapping import STEP_CHAIN, StepFact, ipo_history
+from tracker.models.milestones import Agency, IpoStepType, actual_dates_up_to
+from tracker.sources.edgar.mapping import STEP_CHAIN, IpoHistory, StepFact, ipo_attempts
 from tracker.sources.edgar.parse import FilingRow
 
 from .milestones import milestone_create, milestone_update, would_create_cycle
@@ -41,6 +48,10 @@ from .processes import process_create, process_update
 from .schedule import schedule_lock
 
 ACTOR = "importer:sec"
+# EDGAR dates a filing accepted after 17:30 New York time with the next business day: from a
+# Friday evening, up to three days past today in UTC. Such a date is EDGAR's fact, not a
+# typing mistake, so the importer's writes accept it (editors' validation is unchanged).
+FILING_DATE_LEEWAY_DAYS = 3
 # An editor's step in one of these states is a plan the import completes.
 _OPEN_STATUSES = {MilestoneStatus.PLANNED, MilestoneStatus.IN_PROGRESS, MilestoneStatus.DELAYED}
 
@@ -53,8 +64,8 @@ class ImportResult:
     imported: list[str] = field(default_factory=list)  # "S-1 0001234567-21-000001"
     advanced: list[str] = field(default_factory=list)  # step titles
     disagreements: list[str] = field(default_factory=list)
-    process_created: bool = False
     abandoned: bool = False
+    skipped: str = ""  # why the latest attempt was not imported, in words
 
     @property
     def changed(self) -> bool:
@@ -74,6 +85,8 @@ class ImportResult:
             parts.append("kept the editor's date: " + ", ".join(self.disagreements))
         if self.abandoned:
             parts.append("the IPO was withdrawn")
+        if self.skipped:
+            parts.append(self.skipped)
         return "; ".join(parts) + "."
 
 
@@ -98,20 +111,23 @@ def edgar_sync_apply(
 ) -> ImportResult:
     """Apply the company's filings (recent and from page files) to its IPO process, and
     remember the answer's validators and the page files read, all in one transaction."""
-    history = ipo_history(filings)
-    with transaction.atomic():
+    attempts = ipo_attempts(filings)
+    with transaction.atomic(), actual_dates_up_to(FILING_DATE_LEEWAY_DAYS):
         # The import writes milestones: the schedule lock comes before any row it locks.
         schedule_lock()
         state, _ = EdgarSync.objects.select_for_update().get_or_create(organization=organization)
         importer = _Importer(organization, state, archives_url)
-        result = importer.run(history)
+        result = importer.run(attempts)
+        now = timezone.now()
         values = {
+            "cik": organization.cik,
             "status": EdgarSyncStatus.OK,
             "summary": result.summary(),
             "error": "",
             "etag": etag,
             "last_modified": last_modified,
-            "synced_at": timezone.now(),
+            "checked_at": now,
+            "synced_at": now,
         }
         if pages_read is not None:
             values["pages_read"] = pages_read
@@ -123,9 +139,10 @@ def edgar_sync_apply(
 
 
 def edgar_sync_unchanged(*, organization: Organization) -> None:
-    """EDGAR answered 304: nothing to write, unless the last sync had failed."""
-    EdgarSync.objects.filter(organization=organization, status=EdgarSyncStatus.FAILED).update(
-        status=EdgarSyncStatus.OK, error="", synced_at=timezone.now()
+    """EDGAR answered 304: note when it was asked, and clear a failure of the last sync
+    (one UPDATE of the sync state; the record is not touched and no event is written)."""
+    EdgarSync.objects.filter(organization=organization).update(
+        checked_at=timezone.now(), status=EdgarSyncStatus.OK, error=""
     )
 
 
@@ -135,15 +152,13 @@ def edgar_sync_fail(*, organization: Organization, error: str) -> None:
         state, _ = EdgarSync.objects.select_for_update().get_or_create(organization=organization)
         state.status = EdgarSyncStatus.FAILED
         state.error = error
-        state.failed_at = timezone.now()
-        state.save(update_fields=["status", "error", "failed_at"])
+        state.failed_at = state.checked_at = timezone.now()
+        state.save(update_fields=["status", "error", "failed_at", "checked_at"])
 
 
 def edgar_feed_bookmark(*, last_accession: str) -> None:
     """Remember the newest accession number the feed poller has seen."""
-    EdgarFeedState.objects.update_or_create(
-        pk=1, defaults={"last_accession": last_accession, "polled_at": timezone.now()}
-    )
+    EdgarFeedState.objects.update_or_create(pk=1, defaults={"last_accession": last_accession})
 
 
 class _Importer:
@@ -158,18 +173,28 @@ class _Importer:
         # The step that stands for each chained step type, for the dependencies.
         self.chain: dict[str, IpoStep] = {}
         self.comment_rounds = 0
+        self.created: set[int] = set()  # steps created by this sync
 
-    def run(self, history) -> ImportResult:
-        self.result.found = len(history.filings)
-        if not history.started:
+    def run(self, attempts: list[IpoHistory]) -> ImportResult:
+        if not attempts:
             return self.result
+        history = attempts[-1]
+        self.result.found = len(history.filings)
         recorded = dict(
             Filing.objects.filter(
                 accession_number__in=[row.accession_number for row in history.filings]
             ).values_list("accession_number", "process__organization_id")
         )
         new = [row for row in history.filings if row.accession_number not in recorded]
-        self.process = self._find_process(recorded)
+        earlier = [row.accession_number for attempt in attempts[:-1] for row in attempt.filings]
+        self.process = self._find_process(recorded, earlier)
+        if self.process is not None and not self._belongs(history, recorded):
+            self.result.skipped = (
+                f"the latest IPO attempt (filed {history.start.isoformat()}, ended "
+                f"{history.end.isoformat()}) ended before the active IPO process "
+                f"{self.process.title!r} was opened, so it is not imported into it"
+            )
+            return self.result
         if self.process is None:
             if not new:
                 return self.result  # its filings are recorded under another organization
@@ -182,7 +207,6 @@ class _Importer:
                     "slug": self._free_slug(),
                 },
             )
-            self.result.process_created = True
         self.steps = list(
             IpoStep.objects.filter(process=self.process).order_by("position", "target_date", "id")
         )
@@ -195,6 +219,7 @@ class _Importer:
                 self._import_filing(row)
             for fact in facts_by_filing.get(row.accession_number, []):
                 self._apply_step(fact)
+        self._link_later_steps()
         withdrawal = history.withdrawal
         if (
             withdrawal is not None
@@ -207,8 +232,9 @@ class _Importer:
             self.result.abandoned = True
         return self.result
 
-    def _find_process(self, recorded: dict) -> Process | None:
-        """The process holding this IPO's filings already, else the active IPO process."""
+    def _find_process(self, recorded: dict, earlier: list[str]) -> Process | None:
+        """The process holding this attempt's filings already, else the active IPO process
+        that holds none of an earlier attempt's filings."""
         if self.organization.pk in recorded.values():
             process = (
                 Process.objects.filter(
@@ -224,9 +250,27 @@ class _Importer:
             Process.objects.filter(
                 organization=self.organization, kind=ProcessKind.IPO, status=ProcessStatus.ACTIVE
             )
+            .exclude(milestones__filing__accession_number__in=earlier)
             .order_by("id")
             .first()
         )
+
+    def _belongs(self, history: IpoHistory, recorded: dict) -> bool:
+        """False when ``history`` is an attempt that was over before this (active) process
+        was opened and none of its filings is in it: the editors are planning another IPO,
+        whose steps must not be completed with an old IPO's facts. The process counts as
+        opened at its earliest date: when it was created, or its earliest target or actual
+        date (a process entered after the fact still takes the IPO it describes)."""
+        if self.organization.pk in recorded.values() or self.process.status != ProcessStatus.ACTIVE:
+            return True
+        end = history.end
+        if end is None:
+            return True
+        dates = Milestone.objects.filter(process=self.process).aggregate(
+            target=Min("target_date"), actual=Min("actual_date")
+        )
+        opened = min([timezone.localdate(self.process.created_at), *filter(None, dates.values())])
+        return end >= opened
 
     def _free_slug(self) -> str:
         taken = set(
@@ -270,7 +314,7 @@ class _Importer:
         if fact.step == IpoStepType.SEC_COMMENTS:
             self.comment_rounds += 1
         same_type = [step for step in self.steps if step.step == fact.step]
-        cited = next((step for step in same_type if step.source_url == url), None)
+        cited = next((step for step in same_type if self._stands_for(step, fact, url)), None)
         if cited is not None:
             self._chain(fact, cited)
             if cited.actual_date != date:
@@ -283,9 +327,10 @@ class _Importer:
         if fact.step == IpoStepType.SEC_COMMENTS:
             # Rounds repeat: one an editor recorded on the same day is this one; any other
             # recorded round is another letter.
-            same_day = [s for s in same_type if s.actual_date == date and not s.source_url]
+            same_day = [s for s in same_type if s.actual_date == date and not self._cites_edgar(s)]
             if same_day:
-                self._cite(same_day[0], url)
+                if not same_day[0].source_url:  # a source the editor cited stays
+                    self._cite(same_day[0], url)
             else:
                 self._create(fact, url)
             return
@@ -299,6 +344,15 @@ class _Importer:
                 self._report(step, fact, url)
             return
         self._create(fact, url)
+
+    def _stands_for(self, step: IpoStep, fact: StepFact, url: str) -> bool:
+        """True when ``step`` is the one this filing was applied to before: it cites the
+        filing, or it kept the editor's fact and the difference was reported."""
+        key = f"{step.pk}:{fact.filing.accession_number}"
+        return step.source_url == url or key in self.state.disagreements_reported
+
+    def _cites_edgar(self, step: IpoStep) -> bool:
+        return step.source_url.startswith(f"{self.archives_url.rstrip('/')}/Archives/edgar/")
 
     def _previous_in_chain(self, step_type: str) -> IpoStep | None:
         if step_type not in STEP_CHAIN:
@@ -331,10 +385,42 @@ class _Importer:
         )
         self.steps.append(step)
         self._chain(fact, step)
+        self.created.add(step.pk)
         self.result.advanced.append(step.title)
 
+    def _link_later_steps(self) -> None:
+        """A step created now that comes before a step already in the record (a DRS, which
+        EDGAR lists only after the public filing, dated at its submission) gets the next
+        chained step's dependency, as if they had arrived in order. Only steps that cite EDGAR
+        are relinked: an editor's completed step keeps the links the editor gave it."""
+        present = [self.chain[t] for t in STEP_CHAIN if t in self.chain]
+        for earlier, later in zip(present, present[1:], strict=False):
+            if earlier.pk not in self.created or later.pk in self.created:
+                continue
+            if not self._cites_edgar(later):
+                continue
+            links = list(
+                MilestoneDependency.objects.filter(milestone=later).values_list(
+                    "depends_on_id", flat=True
+                )
+            )
+            if earlier.pk in links or would_create_cycle(later, [earlier.pk]):
+                continue
+            updated = milestone_update(
+                actor=ACTOR,
+                milestone=later,
+                data={},
+                depends_on=[*Milestone.objects.filter(pk__in=links), earlier],
+                expected_version=later.version,
+            )
+            self._replace(later, updated)
+
     def _complete(self, step: IpoStep, fact: StepFact, url: str) -> None:
-        """Complete an editor's planned step: its target date stays, so the slip shows."""
+        """Complete an editor's planned step: its target date stays, so the slip shows.
+
+        Its other dependencies and their gaps stay as the editor set them (only the missing
+        link to the previous IPO step is added), an actual date the editor already entered
+        is kept (a different one from EDGAR is reported), and so is a source they cited."""
         dependencies = list(
             MilestoneDependency.objects.filter(milestone=step).values_list(
                 "depends_on_id", flat=True
@@ -347,21 +433,25 @@ class _Importer:
             and previous.pk not in dependencies
             and not would_create_cycle(step, [previous.pk])
         ):
-            depends_on = [*IpoStep.objects.filter(pk__in=dependencies), previous]
+            # Milestones without a gap keep each existing link's gap.
+            depends_on = [*Milestone.objects.filter(pk__in=dependencies), previous]
+        data = {"status": MilestoneStatus.COMPLETED}
+        if step.actual_date is None:
+            data["actual_date"] = fact.filing.filing_date
+        if not step.source_url:
+            data["source_url"] = url
         updated = milestone_update(
             actor=ACTOR,
             milestone=step,
-            data={
-                "status": MilestoneStatus.COMPLETED,
-                "actual_date": fact.filing.filing_date,
-                "source_url": url,
-            },
+            data=data,
             depends_on=depends_on,
             expected_version=step.version,
         )
         self._replace(step, updated)
         self._chain(fact, updated)
         self.result.advanced.append(updated.title)
+        if updated.actual_date != fact.filing.filing_date:
+            self._report(updated, fact, url)
 
     def _cite(self, step: IpoStep, url: str) -> None:
         """An editor recorded the step on EDGAR's date without a source: cite the filing."""

@@ -34,7 +34,7 @@ class EdgarSyncSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = EdgarSync
-        fields = ["synced_at", "status", "summary", "error", "failed_at"]
+        fields = ["checked_at", "synced_at", "status", "summary", "error", "failed_at"]
         read_only_fields = fields
 
 

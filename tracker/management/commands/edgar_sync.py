@@ -28,6 +28,11 @@ class Command(BaseCommand):
     def handle(self, *args, cik, file, **options):
         if file is not None:
             organization, document = self._from_file(file)
+            if submissions_parse(document).pages:
+                self.stdout.write(
+                    "Note: page files listed in the document are not read with --file; "
+                    "only its recent filings (and page files read by earlier syncs) count."
+                )
             outcomes = [organization_sync(organization=organization, document=document)]
         else:
             organizations = self._organizations(cik)

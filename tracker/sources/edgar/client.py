@@ -9,6 +9,7 @@ transports' SSRF guard does not apply; no other URL can be fetched through this 
 """
 
 import email.utils
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlencode, urlsplit
@@ -16,7 +17,7 @@ from urllib.parse import urlencode, urlsplit
 import requests
 from django.conf import settings
 
-from .ratelimit import rate_limiter
+from .ratelimit import NoSlot, rate_limiter
 
 # Largest document read (the biggest filers' submissions run to a few megabytes).
 MAX_BODY_BYTES = 64 * 1024 * 1024
@@ -39,6 +40,10 @@ class NotFound(FetchError):
     pass
 
 
+class Throttled(FetchError):
+    """No request could be made within the client's maximum wait; nothing was asked."""
+
+
 class MissingUserAgent(FetchError):
     def __init__(self):
         super().__init__(MISSING_USER_AGENT)
@@ -52,9 +57,12 @@ class Document:
 
 
 class EdgarClient:
-    """Fetches EDGAR's documents. Raises MissingUserAgent when EDGAR_USER_AGENT is unset."""
+    """Fetches EDGAR's documents. Raises MissingUserAgent when EDGAR_USER_AGENT is unset.
 
-    def __init__(self, *, limiter=None):
+    ``max_wait``: the longest a request may wait for its rate-limit slot before Throttled is
+    raised (None: as long as the limit requires; the feed poll must not stall)."""
+
+    def __init__(self, *, limiter=None, max_wait: float | None = None):
         user_agent = settings.EDGAR_USER_AGENT.strip()
         if not user_agent:
             raise MissingUserAgent()
@@ -62,6 +70,7 @@ class EdgarClient:
         self.archives_url = settings.EDGAR_ARCHIVES_URL.rstrip("/")
         self._hosts = {_origin(self.base_url), _origin(self.archives_url)}
         self.limiter = limiter or rate_limiter()
+        self.max_wait = max_wait
         self.timeout = (settings.EDGAR_CONNECT_TIMEOUT, settings.EDGAR_READ_TIMEOUT)
         self.requests_made = 0
         self._session = requests.Session()
@@ -110,7 +119,10 @@ class EdgarClient:
         if _origin(url) not in self._hosts:
             raise FetchError(f"{url} is not on a configured EDGAR host.")
         for attempt in range(1, _ATTEMPTS + 1):
-            self.limiter.acquire()
+            try:
+                self.limiter.acquire(max_wait=self.max_wait)
+            except NoSlot as error:
+                raise Throttled(f"No EDGAR request made: {error}.") from error
             self.requests_made += 1
             response, body = self._request(url, headers)
             status = response.status_code
@@ -175,3 +187,21 @@ def _retry_after(response: requests.Response) -> float:
     except (TypeError, ValueError):
         return 1.0
     return max(0.0, when.timestamp() - time.time())
+
+
+_thread = threading.local()
+
+
+def thread_client() -> EdgarClient:
+    """This thread's client, kept between tasks so its connections (and TLS sessions) to
+    EDGAR are reused; a new one when the settings it was made from changed."""
+    key = (
+        settings.EDGAR_BASE_URL, settings.EDGAR_ARCHIVES_URL, settings.EDGAR_USER_AGENT,
+        settings.EDGAR_CONNECT_TIMEOUT, settings.EDGAR_READ_TIMEOUT, id(rate_limiter()),
+    )  # fmt: skip
+    client = getattr(_thread, "client", None)
+    if client is None or _thread.key != key:
+        if client is not None:
+            client.close()
+        _thread.client, _thread.key = EdgarClient(), key
+    return _thread.client

@@ -13,7 +13,8 @@ from dataclasses import asdict, dataclass, field
 
 _ACCESSION_RE = re.compile(r"^[0-9]{10}-[0-9]{2}-[0-9]{6}$")
 _FEED_ACCESSION_RE = re.compile(r"accession-number=([0-9]{10}-[0-9]{2}-[0-9]{6})")
-_FEED_CIK_RE = re.compile(r"\(([0-9]{1,10})\)")
+# "S-1 - Acme Fund (2021) Trust (0001766140) (Filer)": the 10 digits just before the role.
+_FEED_CIK_RE = re.compile(r"\(([0-9]{10})\)\s*\([^)]*\)\s*$")
 _ATOM = "{http://www.w3.org/2005/Atom}"
 
 
@@ -30,7 +31,6 @@ class FilingRow:
     filing_date: datetime.date
     acceptance: str = ""  # acceptanceDateTime as given: only orders filings of one day
     file_number: str = ""
-    items: str = ""
     description: str = ""
 
     @property
@@ -42,7 +42,9 @@ class FilingRow:
 
     @classmethod
     def from_json(cls, data: dict) -> "FilingRow":
-        return cls(**{**data, "filing_date": datetime.date.fromisoformat(data["filing_date"])})
+        # Rows stored by an older version may carry fields since dropped.
+        known = {name: data[name] for name in cls.__dataclass_fields__ if name in data}
+        return cls(**{**known, "filing_date": datetime.date.fromisoformat(data["filing_date"])})
 
 
 @dataclass(frozen=True)
@@ -50,7 +52,6 @@ class PageFile:
     """An older page of filings (``filings.files``), fetched separately."""
 
     name: str
-    filing_from: datetime.date | None = None
     filing_to: datetime.date | None = None
 
 
@@ -89,7 +90,6 @@ def submissions_parse(raw: bytes) -> Submissions:
         pages.append(
             PageFile(
                 name=item["name"],
-                filing_from=_optional_date(item.get("filingFrom")),
                 filing_to=_optional_date(item.get("filingTo")),
             )
         )
@@ -107,26 +107,25 @@ def page_parse(raw: bytes) -> list[FilingRow]:
 
 
 def feed_parse(raw: bytes) -> list[FeedEntry]:
-    """One page of the current-filings Atom feed, newest first. Entries repeat per filer
-    role ("Filer", "Subject"); each (accession, CIK) pair is kept once."""
+    """One page of the current-filings Atom feed, newest first, every entry as listed (one
+    filing repeats per filer role, "Filer" and "Subject"; a short page is the feed's end)."""
     try:
         root = ET.fromstring(raw)
     except ET.ParseError as error:
         raise ParseError(f"The feed is not well-formed XML: {error}.") from error
     if root.tag != f"{_ATOM}feed":
         raise ParseError("The document is not an Atom feed.")
-    entries, seen = [], set()
+    entries = []
     for entry in root.iter(f"{_ATOM}entry"):
         accession = _FEED_ACCESSION_RE.search(entry.findtext(f"{_ATOM}id") or "")
-        cik = _FEED_CIK_RE.search(entry.findtext(f"{_ATOM}title") or "")
+        cik = _FEED_CIK_RE.search((entry.findtext(f"{_ATOM}title") or "").strip())
         if not accession or not cik:
             raise ParseError("A feed entry has no accession number or CIK.")
         category = entry.find(f"{_ATOM}category")
         form = category.get("term", "") if category is not None else ""
-        key = (accession.group(1), int(cik.group(1)))
-        if key not in seen:
-            seen.add(key)
-            entries.append(FeedEntry(accession_number=key[0], cik=key[1], form=form))
+        entries.append(
+            FeedEntry(accession_number=accession.group(1), cik=int(cik.group(1)), form=form)
+        )
     return entries
 
 
@@ -151,7 +150,7 @@ def _rows(arrays: dict, *, where: str) -> list[FilingRow]:
             raise ParseError(f"{where} has no '{name}' list.")
     count = len(arrays["accessionNumber"])
     columns = {}
-    for name in (*required, "acceptanceDateTime", "fileNumber", "items", "primaryDocDescription"):
+    for name in (*required, "acceptanceDateTime", "fileNumber", "primaryDocDescription"):
         values = arrays.get(name)
         if values is None and name not in required:
             values = [""] * count
@@ -173,7 +172,6 @@ def _rows(arrays: dict, *, where: str) -> list[FilingRow]:
                 filing_date=filing_date,
                 acceptance=str(columns["acceptanceDateTime"][i] or ""),
                 file_number=str(columns["fileNumber"][i] or "").strip(),
-                items=str(columns["items"][i] or ""),
                 description=str(columns["primaryDocDescription"][i] or ""),
             )
         )

@@ -1,10 +1,10 @@
 """One budget of requests per second to EDGAR, shared by everything that fetches from it.
 
 The SEC counts requests per client, however many machines it runs on: every worker and
-command draws from one sliding window in Redis when the broker is Redis (the deployment),
-and from one per process otherwise (the SQLite demo). The window is a little longer than a
-second so that jitter between taking a slot and the request reaching EDGAR cannot put one
-request too many into any second that EDGAR sees.
+command draws from one sliding window in the Redis at REDIS_URL (the deployment, whatever
+its broker), and from one per process when there is no Redis (the SQLite demo). The window
+is a little longer than a second so that jitter between taking a slot and the request
+reaching EDGAR cannot put one request too many into any second that EDGAR sees.
 """
 
 import threading
@@ -48,6 +48,25 @@ return untilt
 """
 
 
+class NoSlot(Exception):
+    """No request slot within the caller's maximum wait (EDGAR asked every client to pause,
+    or the window is full for longer)."""
+
+    def __init__(self, wait: float):
+        self.wait = wait
+        super().__init__(f"the next EDGAR request slot is {wait:.1f} s away")
+
+
+def _deadline(max_wait: float | None) -> float | None:
+    return None if max_wait is None else time.monotonic() + max_wait
+
+
+def _sleep_or_give_up(wait: float, deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() + wait > deadline:
+        raise NoSlot(wait)
+    time.sleep(wait)
+
+
 class RedisRateLimiter:
     """At most ``rate`` requests in any window, across every process using this Redis."""
 
@@ -57,13 +76,15 @@ class RedisRateLimiter:
         self._acquire = self._redis.register_script(_ACQUIRE)
         self._pause = self._redis.register_script(_PAUSE)
 
-    def acquire(self) -> None:
-        """Wait until a request may be made, and count it."""
+    def acquire(self, max_wait: float | None = None) -> None:
+        """Wait until a request may be made, and count it; raise NoSlot rather than wait
+        longer than ``max_wait`` seconds in all (None: as long as it takes)."""
         member = uuid.uuid4().hex
+        deadline = _deadline(max_wait)
         while wait := self._acquire(
             keys=[_REQUESTS_KEY, _PAUSED_KEY], args=[self.rate, int(WINDOW * 1e6), member]
         ):
-            time.sleep(wait / 1e6)
+            _sleep_or_give_up(wait / 1e6, deadline)
 
     def pause(self, seconds: float) -> None:
         """Make every client wait ``seconds`` before its next request (EDGAR said slow down)."""
@@ -82,9 +103,10 @@ class LocalRateLimiter:
         self._paused_until = 0.0
         self._lock = threading.Lock()
 
-    def acquire(self) -> None:
+    def acquire(self, max_wait: float | None = None) -> None:
+        deadline = _deadline(max_wait)
         while wait := self._try():
-            time.sleep(wait)
+            _sleep_or_give_up(wait, deadline)
 
     def _try(self) -> float:
         with self._lock:
@@ -112,10 +134,17 @@ _limiters: dict[tuple, RedisRateLimiter | LocalRateLimiter] = {}
 _limiters_lock = threading.Lock()
 
 
+# Brokers that live in one machine's process or disk (the SQLite demo): no Redis to share.
+_LOCAL_BROKERS = ("filesystem://", "memory://")
+
+
 def rate_limiter() -> RedisRateLimiter | LocalRateLimiter:
-    """The limiter for the current settings: Redis-backed when the broker is Redis."""
+    """The limiter for the current settings: a window in the Redis at REDIS_URL, unless the
+    deployment runs without Redis (the demo's local broker), then one per process."""
     rate = settings.EDGAR_MAX_REQUESTS_PER_SECOND
-    shared = settings.CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+    shared = settings.REDIS_URL.startswith(("redis://", "rediss://")) and not (
+        settings.CELERY_BROKER_URL.startswith(_LOCAL_BROKERS)
+    )
     key = (settings.REDIS_URL if shared else None, rate)
     with _limiters_lock:
         if key not in _limiters:

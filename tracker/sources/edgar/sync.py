@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from tracker.models import EdgarSync, EdgarSyncStatus, Organization
+from tracker.models import EdgarSync, Organization
 from tracker.services.edgar import (
     ImportResult,
     edgar_sync_apply,
@@ -19,20 +19,22 @@ from tracker.services.edgar import (
 )
 from tracker.services.errors import ConcurrentUpdateError
 
-from .client import EdgarClient, FetchError
-from .mapping import is_ipo_family, may_hold_ipo_start
+from .client import EdgarClient, FetchError, Throttled
+from .mapping import may_hold_ipo_start, tells_about_ipos
 from .parse import FilingRow, ParseError, page_parse, submissions_parse
 
 logger = logging.getLogger(__name__)
 
-# Names the advisory locks that keep two syncs of one organization from running at once.
+# Name the advisory locks that keep two syncs of one organization, or two feed polls, from
+# running at once.
 _SYNC_LOCK_CLASS = 7_201_521
+FEED_LOCK_CLASS = 7_201_522
 
 
 @dataclass
 class SyncOutcome:
     organization: Organization
-    status: str  # "imported", "unchanged", "failed", "busy"
+    status: str  # "imported", "unchanged", "failed", "busy", "throttled"
     message: str
     result: ImportResult | None = None
     requests: int = 0
@@ -52,31 +54,43 @@ def organization_sync(
 ) -> SyncOutcome:
     """Sync one organization: from ``document`` (a saved submissions file) when given,
     else fetched through ``client``. Never two at once for one organization: a sync that
-    finds another one running returns "busy" without doing anything."""
+    finds another one running returns "busy" without doing anything, and one whose client
+    could not get a request slot in time returns "throttled" (nothing asked, nothing
+    written)."""
     requests_before = client.requests_made if client else 0
-    with _sync_lock(organization.pk) as acquired:
+    with advisory_try_lock(_SYNC_LOCK_CLASS, organization.pk) as acquired:
         if not acquired:
             return SyncOutcome(organization, "busy", "Another sync of it is running.")
         try:
             outcome = _sync(organization, client, document)
+        except Throttled as error:
+            outcome = SyncOutcome(organization, "throttled", str(error))
         except (FetchError, ParseError, ValidationError, ConcurrentUpdateError) as error:
             reason = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
             edgar_sync_fail(organization=organization, error=reason)
             logger.warning("EDGAR sync of %s failed: %s", organization, reason)
+            outcome = SyncOutcome(organization, "failed", reason)
+        except Exception as error:  # a bug met by one organization must not stop the rest
+            reason = f"internal error: {type(error).__name__}: {error}"
+            logger.exception("EDGAR sync of %s failed", organization)
+            edgar_sync_fail(organization=organization, error=reason)
             outcome = SyncOutcome(organization, "failed", reason)
     outcome.requests = (client.requests_made if client else 0) - requests_before
     return outcome
 
 
 def _sync(organization, client, document) -> SyncOutcome:
-    state = EdgarSync.objects.filter(organization=organization).first() or EdgarSync()
+    state = EdgarSync.objects.filter(organization=organization).first()
+    if state is None or state.cik != organization.cik:
+        # Never synced, or synced under a CIK an editor has since corrected: what the state
+        # remembers (validators, page files and their rows) is another company's.
+        state = EdgarSync()
     cik = int(organization.cik)
     etag = last_modified = ""
     if document is None:
         fetched = client.submissions(cik, etag=state.etag, last_modified=state.last_modified)
         if fetched is None:
-            if state.status == EdgarSyncStatus.FAILED:  # else there is nothing to write
-                edgar_sync_unchanged(organization=organization)
+            edgar_sync_unchanged(organization=organization)
             return SyncOutcome(organization, "unchanged", "Unchanged since the last sync.")
         document, etag, last_modified = fetched.body, fetched.etag, fetched.last_modified
     submissions = submissions_parse(document)
@@ -96,7 +110,7 @@ def _sync(organization, client, document) -> SyncOutcome:
                 continue
             if not may_hold_ipo_start(filings):
                 break
-            rows = [row for row in page_parse(client.page(page.name)) if is_ipo_family(row.form)]
+            rows = [row for row in page_parse(client.page(page.name)) if tells_about_ipos(row.form)]
             filings += rows
             page_filings += rows
             pages_read.append(page.name)
@@ -114,23 +128,19 @@ def _sync(organization, client, document) -> SyncOutcome:
 
 
 @contextlib.contextmanager
-def _sync_lock(organization_id: int):
-    """A session-level PostgreSQL advisory lock for this organization's sync (it spans the
-    fetch, which must not hold a transaction open). SQLite, the single-worker demo, has no
-    concurrent syncs to keep apart."""
+def advisory_try_lock(lock_class: int, key: int):
+    """A session-level PostgreSQL advisory lock, taken if free (yields whether it was): it
+    spans fetches, which must not hold a transaction open. SQLite, the single-worker demo,
+    has nothing concurrent to keep apart."""
     if connection.vendor != "postgresql":
         yield True
         return
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT pg_try_advisory_lock(%s, %s)", [_SYNC_LOCK_CLASS, organization_id % 2**31]
-        )
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [lock_class, key % 2**31])
         acquired = cursor.fetchone()[0]
     try:
         yield acquired
     finally:
         if acquired:
             with connection.cursor() as cursor:
-                cursor.execute(
-                    "SELECT pg_advisory_unlock(%s, %s)", [_SYNC_LOCK_CLASS, organization_id % 2**31]
-                )
+                cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [lock_class, key % 2**31])
