@@ -1,7 +1,9 @@
 import pytest
 
+from tests.factories import OrganizationFactory
 from tracker.sources.edgar.ratelimit import rate_limiter
 
+from .edgar_data import CIK
 from .stand_in import EdgarStandIn
 
 
@@ -14,6 +16,12 @@ def edgar(httpserver, settings):
     rate_limiter().reset()  # the window and any pause live in Redis across tests
     yield stand_in
     rate_limiter().reset()
+
+
+@pytest.fixture
+def company(db):
+    """The followed company at ``CIK``."""
+    return OrganizationFactory(name="Example Therapeutics", cik=f"{CIK:010d}", follow_edgar=True)
 
 
 # The real parts of the alerts' end-to-end tests: a Celery worker subprocess, a webhook

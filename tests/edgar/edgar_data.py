@@ -4,6 +4,9 @@ import datetime
 import itertools
 import json
 
+# The made-up company most tests follow.
+CIK = 1766140
+
 _sequence = itertools.count(1)
 
 

@@ -3,6 +3,7 @@ import threading
 
 from django.db import connection
 
+from tracker.models import Event
 from tracker.sources.edgar.client import EdgarClient
 from tracker.sources.edgar.sync import organization_sync
 
@@ -14,6 +15,16 @@ def sync(organization):
         return organization_sync(organization=organization, client=client)
     finally:
         client.close()
+
+
+def sync_twice(edgar, organization) -> int:
+    """Sync, then sync again with EDGAR answering 200 (no ETags), so the import itself must
+    be idempotent; returns how many events there were after the first sync."""
+    sync(organization)
+    events = Event.objects.count()
+    edgar.with_etags = False
+    sync(organization)
+    return events
 
 
 @contextlib.contextmanager

@@ -6,7 +6,7 @@ import datetime
 import pytest
 from django.utils import timezone
 
-from tests.factories import IpoStepFactory, OrganizationFactory, ProcessFactory
+from tests.factories import IpoStepFactory, ProcessFactory
 from tracker.models import (
     EdgarSync,
     Filing,
@@ -17,18 +17,12 @@ from tracker.models import (
     ProcessStatus,
 )
 
-from .edgar_data import row, submissions
+from .edgar_data import CIK, row, submissions
 from .helpers import sync
 
 pytestmark = pytest.mark.django_db
 
-CIK = 1766140
 D = datetime.date.fromisoformat
-
-
-@pytest.fixture
-def company():
-    return OrganizationFactory(name="Example Therapeutics", cik=f"{CIK:010d}", follow_edgar=True)
 
 
 def step_dates(process) -> dict[str, list[datetime.date]]:

@@ -14,22 +14,15 @@ from tracker import tasks
 from tracker.models import Event, IpoStep, Milestone, Process
 from tracker.sources.edgar.ratelimit import LocalRateLimiter, RedisRateLimiter, rate_limiter
 
-from .edgar_data import ipo_rows, page_entry, row, submissions
+from .edgar_data import CIK, ipo_rows, page_entry, row, submissions
 
 pytestmark = pytest.mark.django_db
-
-CIK = 1766140
 
 
 def run(*args) -> str:
     out = StringIO()
     call_command("edgar_sync", *args, stdout=out)
     return out.getvalue()
-
-
-@pytest.fixture
-def company():
-    return OrganizationFactory(name="Example Therapeutics", cik=f"{CIK:010d}", follow_edgar=True)
 
 
 def test_it_syncs_followed_organizations_and_prints_what_it_did(edgar, company):

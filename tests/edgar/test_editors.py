@@ -23,12 +23,11 @@ from tracker.models import (
     ProcessKind,
 )
 
-from .edgar_data import index_url, ipo_rows, submissions
-from .helpers import sync
+from .edgar_data import CIK, index_url, ipo_rows, submissions
+from .helpers import sync, sync_twice
 
 pytestmark = pytest.mark.django_db
 
-CIK = 1766140
 D = datetime.date.fromisoformat
 
 
@@ -83,10 +82,7 @@ def test_an_editors_date_that_edgar_disagrees_with_is_kept_and_reported_once(
     )  # fmt: skip
     edgar.company(CIK, submissions(CIK, list(rows.values())))
 
-    sync(ipo.organization)
-    events = Event.objects.count()
-    edgar.with_etags = False
-    sync(ipo.organization)
+    events = sync_twice(edgar, ipo.organization)
 
     mine.refresh_from_db()
     assert mine.actual_date == D("2021-05-01") and mine.status == MilestoneStatus.COMPLETED
@@ -197,10 +193,7 @@ def test_completing_a_planned_step_keeps_the_editors_date_and_source(edgar, ipo)
     )  # fmt: skip
     edgar.company(CIK, submissions(CIK, list(rows.values())))
 
-    sync(ipo.organization)
-    events = Event.objects.count()
-    edgar.with_etags = False
-    sync(ipo.organization)
+    events = sync_twice(edgar, ipo.organization)
 
     mine.refresh_from_db()
     assert (mine.status, mine.actual_date, mine.source_url) == (
@@ -222,10 +215,7 @@ def test_an_open_step_without_a_date_gets_edgars_date_and_keeps_its_source(edgar
     )  # fmt: skip
     edgar.company(CIK, submissions(CIK, list(rows.values())))
 
-    sync(ipo.organization)
-    events = Event.objects.count()
-    edgar.with_etags = False
-    sync(ipo.organization)
+    events = sync_twice(edgar, ipo.organization)
 
     mine.refresh_from_db()
     assert (mine.status, mine.actual_date, mine.source_url) == (

@@ -12,11 +12,9 @@ from tracker import tasks
 from tracker.models import IpoStep, MilestoneStatus, ProcessKind
 from tracker.services.alerts import endpoint_create, subscription_create
 
-from .edgar_data import index_url, ipo_rows, submissions
+from .edgar_data import CIK, index_url, ipo_rows, submissions
 
 pytestmark = pytest.mark.e2e
-
-CIK = 1766140
 
 
 def test_a_filing_in_the_feed_reaches_a_webhook_as_an_advanced_step(worker, edgar, receiver, owner):

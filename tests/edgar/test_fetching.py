@@ -17,10 +17,8 @@ from tracker.sources.edgar.client import EdgarClient, MissingUserAgent
 from tracker.sources.edgar.ratelimit import LocalRateLimiter, RedisRateLimiter
 from tracker.sources.edgar.sync import organization_sync
 
-from .edgar_data import arrays, dumps, ipo_rows, page_entry, row, submissions
+from .edgar_data import CIK, arrays, dumps, ipo_rows, page_entry, row, submissions
 from .helpers import sync
-
-CIK = 1766140
 
 
 def follow(cik=CIK, name="Example Therapeutics"):
@@ -195,10 +193,11 @@ def test_a_timeout_fails_that_organization(edgar):
 
 
 @pytest.mark.django_db
-def test_retry_after_is_honoured(edgar):
+@pytest.mark.parametrize(("status", "body"), [(429, "busy"), (503, "down")])
+def test_retry_after_is_honoured(edgar, status, body):
     company = follow()
     path = f"/submissions/CIK{CIK:010d}.json"
-    answers = [Response("busy", status=429, headers={"Retry-After": "1"})]
+    answers = [Response(body, status=status, headers={"Retry-After": "1"})]
     edgar.company(CIK, submissions(CIK, [row("S-1", "2021-05-03", file_number="333-1")]))
     document = edgar.documents[path]
     edgar.overrides[path] = lambda request: (
@@ -292,24 +291,6 @@ def test_last_modified_is_sent_back_as_if_modified_since(edgar):
     assert outcome.status == "unchanged"
     assert edgar.requests[1].headers["If-Modified-Since"] == stamp
     assert Event.objects.count() == events
-
-
-@pytest.mark.django_db
-def test_a_503_with_retry_after_is_waited_out(edgar):
-    company = follow()
-    path = f"/submissions/CIK{CIK:010d}.json"
-    answers = [Response("down", status=503, headers={"Retry-After": "1"})]
-    edgar.company(CIK, submissions(CIK, [row("S-1", "2021-05-03", file_number="333-1")]))
-    document = edgar.documents[path]
-    edgar.overrides[path] = lambda request: (
-        answers.pop() if answers else Response(document, content_type="application/json")
-    )
-
-    outcome = sync(company)
-
-    assert outcome.status == "imported" and outcome.requests == 2
-    first, second = edgar.requests
-    assert second.at - first.at >= 1.0
 
 
 @pytest.mark.django_db

@@ -6,7 +6,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.utils import timezone
 
-from tests.factories import OrganizationFactory, ProcessFactory
+from tests.factories import ProcessFactory
 from tracker.models import (
     EdgarSync,
     Event,
@@ -20,18 +20,12 @@ from tracker.models import (
 )
 from tracker.services.milestones import milestone_create
 
-from .edgar_data import arrays, index_url, ipo_rows, page_entry, row, submissions
+from .edgar_data import CIK, arrays, index_url, ipo_rows, page_entry, row, submissions
 from .helpers import sync
 
 pytestmark = pytest.mark.django_db
 
-CIK = 1766140
 D = datetime.date.fromisoformat
-
-
-@pytest.fixture
-def company():
-    return OrganizationFactory(name="Example Therapeutics", cik=f"{CIK:010d}", follow_edgar=True)
 
 
 def steps(process) -> dict[str, list[IpoStep]]:

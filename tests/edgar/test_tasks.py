@@ -17,12 +17,10 @@ from tracker.sources.edgar.feed import FEED_MAX_WAIT
 from tracker.sources.edgar.ratelimit import NoSlot, rate_limiter
 from tracker.sources.edgar.sync import FEED_LOCK_CLASS, organization_sync
 
-from .edgar_data import ipo_rows, parse_tolerance_document, submissions
+from .edgar_data import CIK, ipo_rows, parse_tolerance_document, submissions
 from .helpers import advisory_lock_held
 
 pytestmark = pytest.mark.django_db
-
-CIK = 1766140
 
 
 def test_syncing_one_organization_twice_acts_once(edgar):
