@@ -50,30 +50,20 @@ PASSED_CAUSE = "passed"  # the at-risk cause of an open milestone whose target d
 # An arbitrary constant naming the advisory lock that serializes schedule changes.
 _SCHEDULE_LOCK_KEY = 7_201_521
 
-# Everything that depends, directly or not, on the starting milestones (which are included).
-# UNION (not UNION ALL) drops rows already found, so a diamond is walked once. Plain SQL
-# that PostgreSQL and SQLite (the demo) both run.
-_DOWNSTREAM_SQL = """
-WITH RECURSIVE downstream(id) AS (
+# The starting milestones and everything reachable from them along the dependency links,
+# one way or the other: downstream (what depends on them) follows a link from its
+# ``depends_on_id`` to its ``milestone_id``, upstream the reverse. UNION (not UNION ALL)
+# drops rows already found, so a diamond is walked once. Plain SQL that PostgreSQL and
+# SQLite (the demo) both run.
+_WALK_SQL = """
+WITH RECURSIVE reached(id) AS (
     SELECT id FROM tracker_milestone WHERE id IN ({placeholders})
     UNION
-    SELECT link.milestone_id
+    SELECT link.{to_column}
     FROM tracker_milestonedependency AS link
-    JOIN downstream ON link.depends_on_id = downstream.id
+    JOIN reached ON link.{from_column} = reached.id
 )
-SELECT id FROM downstream
-"""
-
-# Everything the starting milestones depend on, directly or not (they are included).
-_UPSTREAM_SQL = """
-WITH RECURSIVE upstream(id) AS (
-    SELECT id FROM tracker_milestone WHERE id IN ({placeholders})
-    UNION
-    SELECT link.depends_on_id
-    FROM tracker_milestonedependency AS link
-    JOIN upstream ON link.milestone_id = upstream.id
-)
-SELECT id FROM upstream
+SELECT id FROM reached
 """
 
 _INPUT_FIELDS = ["target_date", "actual_date"]
@@ -258,17 +248,19 @@ def milestones_at_risk_mark(*, today: datetime.date | None = None) -> int:
 def upstream_ids(start: Iterable[int]) -> set[int]:
     """The ids of ``start`` and of every milestone they depend on, directly or not: one
     recursive query, whatever the length of the chain."""
-    return set(_walk(_UPSTREAM_SQL, set(start)))
+    return set(_walk(set(start), from_column="milestone_id", to_column="depends_on_id"))
 
 
 def _downstream_ids(start: set[int]) -> list[int]:
-    return _walk(_DOWNSTREAM_SQL, start)
+    return _walk(start, from_column="depends_on_id", to_column="milestone_id")
 
 
-def _walk(query: str, start: set[int]) -> list[int]:
+def _walk(start: set[int], *, from_column: str, to_column: str) -> list[int]:
     if not start:
         return []
-    sql = query.format(placeholders=", ".join(["%s"] * len(start)))
+    sql = _WALK_SQL.format(
+        placeholders=", ".join(["%s"] * len(start)), from_column=from_column, to_column=to_column
+    )
     with connection.cursor() as cursor:
         cursor.execute(sql, sorted(start))
         return [row[0] for row in cursor.fetchall()]
