@@ -12,7 +12,7 @@ http_url_validator = URLValidator(
 
 # [0-9], not \d: \d accepts other scripts' digits and would let the same filing in twice.
 _CIK_RE = re.compile(r"^[0-9]{1,10}$")
-_ACCESSION_RE = re.compile(r"^[0-9]{10}-[0-9]{2}-[0-9]{6}$")
+ACCESSION_RE = re.compile(r"^[0-9]{10}-[0-9]{2}-[0-9]{6}$")
 _TICKER_RE = re.compile(r"^[A-Z][A-Z0-9.\-]{0,9}$")
 
 
@@ -35,7 +35,7 @@ def validate_cik(value: str) -> None:
 
 
 def validate_sec_accession_number(value: str) -> None:
-    if value and not _ACCESSION_RE.match(value):
+    if value and not ACCESSION_RE.match(value):
         raise ValidationError(
             "An SEC accession number looks like 0001234567-25-000123 "
             "(10 digits, 2 digits, 6 digits).",

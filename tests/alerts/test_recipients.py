@@ -104,9 +104,9 @@ def test_the_database_refuses_a_second_delivery_to_one_endpoint_or_address(owner
     dispatch._deliveries_insert(
         [
             (event.pk, second.pk, owner.pk, "webhook", endpoint.pk, event.type, "pending",
-             "msg_racing", 0, now, None, now, ""),
+             "msg_racing", 0, now, now, ""),
             (event.pk, also_by_email.pk, owner.pk, "email", None, event.type, "pending",
-             "msg_racing_mail", 0, now, None, now, ""),
+             "msg_racing_mail", 0, now, now, ""),
         ]
     )  # fmt: skip
     assert Delivery.objects.filter(event=event).count() == 2

@@ -68,7 +68,6 @@ def deliveries_claim(
         )
     )
     reasons = {d.pk: reason for d in rows if (reason := _unwanted_because(d))}
-    cancelled = list(reasons)
     for reason in set(reasons.values()):
         Delivery.objects.filter(pk__in=[pk for pk, r in reasons.items() if r == reason]).update(
             status=DeliveryStatus.CANCELLED,
@@ -82,10 +81,10 @@ def deliveries_claim(
         events.update(Event.objects.in_bulk(missing))
     deliveries = []
     for delivery in rows:
-        if delivery.pk not in cancelled:
+        if delivery.pk not in reasons:
             delivery.event = events.get(delivery.event_id)
             deliveries.append(delivery)
-    return DeliveryClaim(deliveries=deliveries, cancelled=len(cancelled), deferred=deferred)
+    return DeliveryClaim(deliveries=deliveries, cancelled=len(reasons), deferred=deferred)
 
 
 def _within_endpoint_limits(

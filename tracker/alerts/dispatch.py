@@ -41,7 +41,7 @@ def event_dispatch(*, event_id: int) -> Fanout:
         if claimed != 1:
             return Fanout()
         event = Event.objects.get(pk=event_id)
-        subscriptions = {s.pk: s for s in recipients(subscriptions_matching(event=event))}
+        subscriptions = recipients(subscriptions_matching(event=event))
         at = connection.ops.adapt_datetimefield_value(now)
         rows = [
             (
@@ -59,11 +59,10 @@ def event_dispatch(*, event_id: int) -> Fanout:
                 message_id_new(),
                 0,
                 at if subscription.cadence == Cadence.IMMEDIATE else None,
-                None,
                 at,
                 "",
             )
-            for subscription in subscriptions.values()
+            for subscription in subscriptions
         ]
         if rows:
             _deliveries_insert(rows)
@@ -108,7 +107,6 @@ _COLUMNS = (
     "message_id",
     "attempt_count",
     "next_attempt_at",
-    "claimed_at",
     "created_at",
     "cancelled_reason",
 )

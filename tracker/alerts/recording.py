@@ -87,18 +87,13 @@ def _record_one(
 
 
 def _record_batch(
-    results: list[tuple[Delivery, transports.Outcome]],
-    now: datetime.datetime,
-    *,
-    endpoint_health: bool = True,
+    results: list[tuple[Delivery, transports.Outcome]], now: datetime.datetime
 ) -> list[WebhookEndpoint]:
     with transaction.atomic():
         results = _still_claimed(results)
         if not results:
             return []
         _write(results, now)
-        if not endpoint_health:
-            return []
         return health.endpoints_health_update(results, now)
 
 
@@ -181,16 +176,7 @@ def digest_record(
         if not mine.select_for_update().exists():
             logger.warning("Not recording digest %s: it was claimed again meanwhile", digest.pk)
             return False
-        DeliveryAttempt.objects.bulk_create(
-            DeliveryAttempt(
-                delivery=delivery,
-                attempted_at=outcome.attempted_at,
-                duration_ms=outcome.duration_ms,
-                error=error,
-                succeeded=outcome.succeeded,
-            )
-            for delivery in deliveries
-        )
+        DeliveryAttempt.objects.bulk_create(_attempt(d.pk, outcome) for d in deliveries)
         held = Delivery.objects.filter(
             pk__in=[d.pk for d in deliveries], status=DeliveryStatus.HELD
         )
@@ -254,9 +240,9 @@ def stale_claims_reclaim(*, now: datetime.datetime) -> int:
     """
     stale = now - claims.claim_timeout()
     deliveries = list(
-        Delivery.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lt=stale)
-        .select_related("endpoint")
-        .order_by("claimed_at")[:_RECLAIM_BATCH]
+        Delivery.objects.filter(status=DeliveryStatus.SENDING, claimed_at__lt=stale).order_by(
+            "claimed_at"
+        )[:_RECLAIM_BATCH]
     )
     lost = [
         (delivery, transports.Outcome(attempted_at=delivery.claimed_at, error=WORKER_LOST))

@@ -31,7 +31,6 @@ from tracker.models import (
     Filing,
     IpoStep,
     Milestone,
-    MilestoneDependency,
     MilestoneKind,
     MilestoneStatus,
     Organization,
@@ -399,18 +398,14 @@ class _Importer:
                 continue
             if not self._cites_edgar(later):
                 continue
-            links = list(
-                MilestoneDependency.objects.filter(milestone=later).values_list(
-                    "depends_on_id", flat=True
-                )
-            )
-            if earlier.pk in links or would_create_cycle(later, [earlier.pk]):
+            depends_on = _with_link(later, earlier)
+            if depends_on is None:
                 continue
             updated = milestone_update(
                 actor=ACTOR,
                 milestone=later,
                 data={},
-                depends_on=[*Milestone.objects.filter(pk__in=links), earlier],
+                depends_on=depends_on,
                 expected_version=later.version,
             )
             self._replace(later, updated)
@@ -421,20 +416,8 @@ class _Importer:
         Its other dependencies and their gaps stay as the editor set them (only the missing
         link to the previous IPO step is added), an actual date the editor already entered
         is kept (a different one from EDGAR is reported), and so is a source they cited."""
-        dependencies = list(
-            MilestoneDependency.objects.filter(milestone=step).values_list(
-                "depends_on_id", flat=True
-            )
-        )
         previous = self._previous_in_chain(fact.step)
-        depends_on = None
-        if (
-            previous is not None
-            and previous.pk not in dependencies
-            and not would_create_cycle(step, [previous.pk])
-        ):
-            # Milestones without a gap keep each existing link's gap.
-            depends_on = [*Milestone.objects.filter(pk__in=dependencies), previous]
+        depends_on = None if previous is None else _with_link(step, previous)
         data = {"status": MilestoneStatus.COMPLETED}
         if step.actual_date is None:
             data["actual_date"] = fact.filing.filing_date
@@ -488,3 +471,13 @@ class _Importer:
 
 def _date(value: datetime.date | None) -> str:
     return value.isoformat() if value else "none"
+
+
+def _with_link(milestone: Milestone, previous: Milestone) -> list[Milestone] | None:
+    """``milestone``'s dependencies plus ``previous``; None when it already depends on it or
+    the link would make a cycle. Milestones passed without a gap keep each existing link's
+    gap (``milestone_update``)."""
+    current = list(milestone.depends_on.all())
+    if any(m.pk == previous.pk for m in current) or would_create_cycle(milestone, [previous.pk]):
+        return None
+    return [*current, previous]

@@ -83,10 +83,6 @@ class IpoHistory:
     deregistered: bool = False  # a Form 15 after it: the company went private again
 
     @property
-    def started(self) -> bool:
-        return bool(self.filings)
-
-    @property
     def start(self) -> datetime.date | None:
         return self.filings[0].filing_date if self.filings else None
 
@@ -169,12 +165,6 @@ def ipo_attempts(rows: list[FilingRow]) -> list[IpoHistory]:
     for attempt in attempts:
         attempt.steps = _steps(attempt)
     return attempts
-
-
-def ipo_history(rows: list[FilingRow]) -> IpoHistory:
-    """The company's latest IPO attempt (empty when it never filed for one)."""
-    attempts = ipo_attempts(rows)
-    return attempts[-1] if attempts else IpoHistory()
 
 
 def _steps(attempt: IpoHistory) -> list[StepFact]:

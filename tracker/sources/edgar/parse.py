@@ -11,7 +11,8 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 
-_ACCESSION_RE = re.compile(r"^[0-9]{10}-[0-9]{2}-[0-9]{6}$")
+from tracker.validators import ACCESSION_RE
+
 _FEED_ACCESSION_RE = re.compile(r"accession-number=([0-9]{10}-[0-9]{2}-[0-9]{6})")
 # "S-1 - Acme Fund (2021) Trust (0001766140) (Filer)": the 10 digits just before the role.
 _FEED_CIK_RE = re.compile(r"\(([0-9]{10})\)\s*\([^)]*\)\s*$")
@@ -58,7 +59,6 @@ class PageFile:
 @dataclass(frozen=True)
 class Submissions:
     cik: int
-    name: str
     filings: list[FilingRow]
     pages: list[PageFile] = field(default_factory=list)
 
@@ -67,7 +67,6 @@ class Submissions:
 class FeedEntry:
     accession_number: str
     cik: int
-    form: str
 
 
 def submissions_parse(raw: bytes) -> Submissions:
@@ -95,7 +94,6 @@ def submissions_parse(raw: bytes) -> Submissions:
         )
     return Submissions(
         cik=cik,
-        name=str(document.get("name") or ""),
         filings=_rows(recent, where="filings.recent"),
         pages=pages,
     )
@@ -121,11 +119,7 @@ def feed_parse(raw: bytes) -> list[FeedEntry]:
         cik = _FEED_CIK_RE.search((entry.findtext(f"{_ATOM}title") or "").strip())
         if not accession or not cik:
             raise ParseError("A feed entry has no accession number or CIK.")
-        category = entry.find(f"{_ATOM}category")
-        form = category.get("term", "") if category is not None else ""
-        entries.append(
-            FeedEntry(accession_number=accession.group(1), cik=int(cik.group(1)), form=form)
-        )
+        entries.append(FeedEntry(accession_number=accession.group(1), cik=int(cik.group(1))))
     return entries
 
 
@@ -160,7 +154,7 @@ def _rows(arrays: dict, *, where: str) -> list[FilingRow]:
     rows = []
     for i in range(count):
         accession = columns["accessionNumber"][i]
-        if not isinstance(accession, str) or not _ACCESSION_RE.match(accession):
+        if not isinstance(accession, str) or not ACCESSION_RE.match(accession):
             raise ParseError(f"{where}: {accession!r} is not an accession number.")
         filing_date = _optional_date(columns["filingDate"][i])
         if filing_date is None:
