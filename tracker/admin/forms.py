@@ -53,10 +53,6 @@ class DependencyChoiceField(forms.ModelChoiceField):
         return f"{process.organization.name} / {process.title} / {milestone.title}"
 
 
-class MilestoneForm(VersionedForm):
-    """Every milestone form: the version check (dependencies are the inline below it)."""
-
-
 class DependencyForm(forms.ModelForm):
     """One dependency of the milestone on the page, with its minimum gap."""
 

@@ -37,7 +37,7 @@ from tracker.services.organizations import (
 from tracker.services.processes import process_create, process_delete, process_update
 from tracker.services.schedule import schedule_lock
 
-from .forms import DependencyForm, DependencyFormSet, MilestoneForm, VersionedForm
+from .forms import DependencyForm, DependencyFormSet, VersionedForm
 from .service_admin import ServiceAdminMixin, adopt
 
 
@@ -286,7 +286,8 @@ class ProcessAdmin(ServiceAdminMixin, admin.ModelAdmin):
 class BaseMilestoneAdmin(ServiceAdminMixin, admin.ModelAdmin):
     """Shared by the generic milestone page and the typed pages."""
 
-    form = MilestoneForm
+    # The version check; dependencies are the inline below it.
+    form = VersionedForm
     list_display = [
         "title",
         "process",

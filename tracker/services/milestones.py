@@ -27,7 +27,7 @@ from tracker.snapshots import (
 
 from .events import Actor, event_record, event_row, events_record
 from .rows import row_lock, row_save
-from .schedule import schedule_lock, schedule_propagate, upstream_ids
+from .schedule import SCHEDULE_FIELDS, schedule_lock, schedule_propagate, upstream_ids
 
 MODEL_FOR_KIND: dict[str, type[Milestone]] = {
     MilestoneKind.GENERIC: Milestone,
@@ -39,7 +39,6 @@ KIND_FOR_MODEL = {model: kind for kind, model in MODEL_FOR_KIND.items()}
 
 # Fields callers may not set: identity, bookkeeping, the kind (fixed by the model) and the
 # schedule (computed by tracker.services.schedule).
-_SCHEDULE_FIELDS = {"forecast_date", "at_risk", "at_risk_reason", "at_risk_cause"}
 _PROTECTED_FIELDS = {
     "id",
     "pk",
@@ -48,7 +47,7 @@ _PROTECTED_FIELDS = {
     "version",
     "created_at",
     "updated_at",
-    *_SCHEDULE_FIELDS,
+    *SCHEDULE_FIELDS,
 }
 # A change to one of these can move forecasts downstream (or, for the title, reword the
 # at-risk reasons that name it).
@@ -92,14 +91,15 @@ def milestone_create(
             milestone.position = _next_position(milestone.process_id)
         _validate(milestone)
         row_save(milestone)
-        _set_dependencies(milestone, _gaps(dependencies, {}), None)
+        gaps = _gaps(dependencies, {})
+        _set_dependencies(milestone, gaps, None)
         propagation = _propagate(actor, milestone)
         created = event_row(
             type=EventType.MILESTONE_CREATED,
             actor=actor,
             process=milestone.process,
             milestone=milestone,
-            snapshot=_snapshot(milestone),
+            snapshot=_snapshot(milestone, gaps),
         )
         events_record([created, *propagation.events])
     return milestone
@@ -161,7 +161,7 @@ def milestone_update(
         propagation = None
         if _SCHEDULE_INPUTS & set(changes):
             propagation = _propagate(actor, current)
-        snapshot = _snapshot(current)
+        snapshot = _snapshot(current, new_gaps)
         events = [
             event_row(
                 type=event_type,
@@ -199,7 +199,7 @@ def milestone_delete(
             actor=actor,
             process=current.process,
             milestone=current,
-            snapshot=_snapshot(current),
+            snapshot=_snapshot(current, _dependency_gaps(current)),
         )
         current.delete()
 
@@ -287,7 +287,7 @@ def _propagate(actor: Actor, milestone: Milestone):
     """Recompute the schedule from ``milestone`` down, and show the result on it."""
     propagation = schedule_propagate(actor=actor, milestone_ids=[milestone.pk])
     recomputed = propagation.states[milestone.pk]
-    for name in _SCHEDULE_FIELDS:
+    for name in SCHEDULE_FIELDS:
         setattr(milestone, name, getattr(recomputed, name))
     return propagation
 
@@ -318,18 +318,9 @@ def _gap_facts(gaps: dict[int, int]) -> dict[str, int]:
     return {str(pk): gap for pk, gap in sorted(gaps.items()) if gap}
 
 
-def _dependency_ids(milestone: Milestone) -> list[int]:
-    return sorted(
-        MilestoneDependency.objects.filter(milestone=milestone).values_list(
-            "depends_on_id", flat=True
-        )
-    )
-
-
-def _snapshot(milestone: Milestone) -> dict:
-    return subject_snapshot(
-        milestone.process, milestone_snapshot(milestone, _dependency_ids(milestone))
-    )
+def _snapshot(milestone: Milestone, gaps: dict[int, int]) -> dict:
+    """The milestone as events show it; ``gaps`` are its dependencies as just saved."""
+    return subject_snapshot(milestone.process, milestone_snapshot(milestone, sorted(gaps)))
 
 
 def _split_changes(changes: dict) -> list[tuple[str, dict]]:

@@ -67,7 +67,7 @@ SELECT id FROM reached
 """
 
 _INPUT_FIELDS = ["target_date", "actual_date"]
-_SCHEDULE_FIELDS = ["forecast_date", "at_risk", "at_risk_reason", "at_risk_cause"]
+SCHEDULE_FIELDS = ["forecast_date", "at_risk", "at_risk_reason", "at_risk_cause"]
 
 
 @dataclass(slots=True)
@@ -148,7 +148,7 @@ def schedule_propagate(
         for row in Milestone.objects.filter(pk__in=ids)
         .select_for_update()
         .order_by("pk")
-        .values_list("pk", "title", "status", *_INPUT_FIELDS, *_SCHEDULE_FIELDS)
+        .values_list("pk", "title", "status", *_INPUT_FIELDS, *SCHEDULE_FIELDS)
     }
     links: dict[int, list[_Link]] = {pk: [] for pk in milestones}
     upstream: dict[int, _Upstream] = {}
@@ -170,9 +170,9 @@ def schedule_propagate(
     changed: list[ScheduleState] = []
     alerts: dict[int, dict] = {}  # milestone id -> the changes its event shows
     for state in _dependency_order(milestones, links):
-        before = [getattr(state, name) for name in _SCHEDULE_FIELDS]
+        before = [getattr(state, name) for name in SCHEDULE_FIELDS]
         _schedule(state, links[state.pk], milestones, upstream, today)
-        if [getattr(state, name) for name in _SCHEDULE_FIELDS] == before:
+        if [getattr(state, name) for name in SCHEDULE_FIELDS] == before:
             continue
         changed.append(state)
         if state.at_risk_cause != before[-1]:
@@ -200,7 +200,7 @@ def _events(
     for milestone in rows:
         typed = milestone.typed()
         state = states[milestone.pk]
-        for name in _SCHEDULE_FIELDS:  # as just computed (the row was read before the write)
+        for name in SCHEDULE_FIELDS:  # as just computed (the row was read before the write)
             setattr(typed, name, getattr(state, name))
         depends_on = [link.depends_on_id for link in links[milestone.pk]]
         events.append(
@@ -395,7 +395,7 @@ def _slip_reason(milestone: ScheduleState, link: _Link, dependency) -> str:
 
 def _changes(milestone: ScheduleState, before: list) -> dict:
     changes = {}
-    for name, old in zip(_SCHEDULE_FIELDS, before, strict=True):
+    for name, old in zip(SCHEDULE_FIELDS, before, strict=True):
         new = getattr(milestone, name)
         if old != new and name != "at_risk_cause":
             changes[name] = [

@@ -130,7 +130,7 @@ def timeline_milestone_list(*, process_ids: Iterable[int]) -> QuerySet[Milestone
     one-to-one links, and dependencies in one more, so the count of queries does not grow
     with the number of milestones.
     """
-    links = MilestoneDependency.objects.select_related("depends_on__process").order_by(
+    links = MilestoneDependency.objects.select_related("depends_on").order_by(
         "depends_on__process_id", "depends_on__position", "depends_on_id"
     )
     return (
