@@ -13,10 +13,11 @@ from django.utils import timezone
 from tests.alerts.receiver import Blackhole
 from tests.factories import MilestoneFactory
 from tracker import tasks
+from tracker.alerts import recording, sending
 from tracker.alerts.dispatch import event_dispatch
 from tracker.api.serializers.alerts import WebhookEndpointSerializer
 from tracker.models import Event, WebhookEndpoint
-from tracker.models.alerts import Delivery, DeliveryStatus
+from tracker.models.alerts import Delivery, DeliveryAttempt, DeliveryStatus
 from tracker.services.alerts import (
     endpoint_create,
     endpoint_send_test,
@@ -200,3 +201,47 @@ def test_the_owner_sees_the_pause_and_turning_the_endpoint_back_on_closes_the_br
     endpoint = endpoint_update(endpoint=endpoint, data={"enabled": True})
 
     assert (endpoint.consecutive_failures, endpoint.paused_until) == (0, None)
+
+
+@pytest.mark.django_db(transaction=True)  # the recorder thread uses its own connection
+def test_a_fan_out_larger_than_a_claim_batch_is_recorded_beside_the_claims(
+    owner, receiver, settings, monkeypatch
+):
+    # 150 endpoints, and one more with a backlog of 6 that its concurrency of 2 defers: the
+    # deferred ones are claimed only once the recorder thread has written the results
+    # before them.
+    settings.ALERTS_ENDPOINT_CONCURRENCY = 2
+    for n in range(150):
+        _hook(owner, receiver.url(f"/e{n}"))
+    ids = _pending(changes=1)
+    busy = _hook(owner, receiver.url("/busy"))
+    receiver.script("/busy", *[(200, 0.05)] * 6)
+    backlog = _pending(changes=6)
+    ids += [pk for pk in backlog if Delivery.objects.get(pk=pk).endpoint_id == busy.pk]
+    assert len(ids) > sending.CLAIM_BATCH
+    backends = _backends()
+    threads = set()
+    record = recording.deliveries_record
+
+    def record_and_note_thread(results):
+        threads.add(threading.current_thread().name)
+        record(results)
+
+    monkeypatch.setattr(recording, "deliveries_record", record_and_note_thread)
+
+    assert tasks.deliveries_send(ids) == len(ids)
+
+    assert threads == {"alerts-record"}
+
+    assert set(Delivery.objects.filter(pk__in=ids).values_list("status", flat=True)) == {
+        DeliveryStatus.SUCCEEDED
+    }
+    assert DeliveryAttempt.objects.filter(delivery_id__in=ids).count() == len(ids)
+    assert receiver.most_in_flight["/busy"] == 2
+    assert _backends() == backends  # the recorder closed its connection
+
+
+def _backends() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()")
+        return cursor.fetchone()[0]

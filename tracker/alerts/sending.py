@@ -1,17 +1,19 @@
 """Sending deliveries: the orchestration of claim (tracker.alerts.claims), send, and record
 (tracker.alerts.recording), and the building of each message for its transport.
 
-The task's own thread does all the database work: it claims a batch, builds the messages,
-hands each send to the process's sender threads (which do network I/O only) and records the
-results in batches as they come in. A send counts against ``ALERTS_SEND_CONCURRENCY`` until
-it has taken ``ALERTS_SLOW_SEND_AFTER``; after that it keeps its thread until its total
-timeout but no longer holds up anyone, so a receiver that never answers delays a healthy
-one's delivery by at most that long. ``ALERTS_SEND_MAX_IN_FLIGHT`` bounds all sends in
-flight. A claimed delivery waits at most a send's total timeout for a sender (or is handed
-back), so a live worker never holds a claim longer than two sends: an older claim
-(``claims.claim_timeout()``) means its worker died, and the sweep takes it back.
+The task's own thread claims a batch, builds the messages and hands each send to the
+process's sender threads (which do network I/O only); the results are recorded in batches as
+they come in, on a recorder thread of the fan-out's own when it is larger than one claim
+batch, so that the next claim never waits for the last batch's bookkeeping.
 
-Immediate emails of one batch go out together over one SMTP connection.
+A send counts against ``ALERTS_SEND_CONCURRENCY`` until it has taken
+``ALERTS_SLOW_SEND_AFTER``; after that it keeps its thread until its total timeout but no
+longer holds up anyone, so a receiver that never answers delays a healthy one's delivery by
+at most that long. ``ALERTS_SEND_MAX_IN_FLIGHT`` bounds all sends in flight. A claimed
+delivery waits at most a send's total timeout for a sender (or is handed back), so a live
+worker never holds a claim longer than two sends: an older claim
+(``claims.claim_timeout()``) means its worker died, and the sweep takes it back. Immediate
+emails of one batch go out together over one SMTP connection.
 """
 
 import contextlib
@@ -26,6 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from django.conf import settings
+from django.db import connection
 from django.utils import timezone
 
 from tracker.models.alerts import Channel, Delivery
@@ -35,8 +38,8 @@ from . import claims, messages, recording, transports
 logger = logging.getLogger(__name__)
 
 # Deliveries claimed together, and results recorded together (once this many are in, or
-# RECORD_AFTER seconds after the first of them came in): the task's thread does all the
-# database work of a fan-out, and its queries are paid per batch rather than per delivery.
+# RECORD_AFTER seconds after the first of them came in): the queries of a fan-out are paid
+# per batch rather than per delivery.
 CLAIM_BATCH = 100
 RECORD_BATCH = 100
 RECORD_AFTER = 0.1
@@ -113,6 +116,40 @@ class _Flight:
     done: bool = False
 
 
+class _Recorder:
+    """Records a fan-out's results on a thread (and database connection) of its own, one
+    batch after another, while the fan-out's thread claims the next deliveries: the two
+    wait on PostgreSQL at the same time rather than in turn. Used only when the claims are
+    committed (outside a transaction, as in a worker), since another connection could not
+    see them otherwise."""
+
+    def __init__(self):
+        self._batches: queue.SimpleQueue = queue.SimpleQueue()
+        self.recorded: queue.SimpleQueue = queue.SimpleQueue()
+        self.pending = 0  # batches handed over and not yet recorded
+        self._thread = threading.Thread(target=self._loop, name="alerts-record", daemon=True)
+        self._thread.start()
+
+    def submit(self, results: list[tuple[Delivery, transports.Outcome]]) -> None:
+        self.pending += 1
+        self._batches.put(results)
+
+    def close(self) -> None:
+        self._batches.put(None)
+        self._thread.join()
+
+    def _loop(self) -> None:
+        try:
+            while (results := self._batches.get()) is not None:
+                try:
+                    recording.deliveries_record(results)
+                except Exception:  # left "sending": the sweep reclaims them once stale
+                    logger.exception("Recording %d results failed", len(results))
+                self.recorded.put(results)
+        finally:
+            connection.close()
+
+
 def deliveries_send(*, delivery_ids: Iterable[int]) -> SendReport:
     """Send the given deliveries that are due and not claimed by someone else.
 
@@ -143,8 +180,20 @@ class _FanOut:
         self.first_result_at = 0.0
         self.events: dict = {}
         self.report = SendReport()
+        self.recorder = (
+            _Recorder()
+            if len(self.waiting) > CLAIM_BATCH and not connection.in_atomic_block
+            else None
+        )
 
     def run(self) -> SendReport:
+        try:
+            return self._run()
+        finally:
+            if self.recorder is not None:
+                self.recorder.close()
+
+    def _run(self) -> SendReport:
         while True:
             with self.lock:
                 ready = len(self.ready)
@@ -153,6 +202,7 @@ class _FanOut:
             self._start_runners()
             self._collect(wait=True)
             self._mark_slow()
+            self._recorded()
             if self.results and (
                 len(self.results) >= RECORD_BATCH
                 or time.monotonic() - self.first_result_at >= RECORD_AFTER
@@ -165,6 +215,7 @@ class _FanOut:
                     self._collect(wait=False)
                     if self.results:
                         self._record()
+                    self._recorded(wait=True)
                     if not self.waiting:
                         break
         return self.report
@@ -261,7 +312,23 @@ class _FanOut:
                 self.report.succeeded += 1
             elif recording.is_final(delivery, outcome):
                 self.report.failed += 1
-        recording.deliveries_record(results)
+        if self.recorder is None:
+            recording.deliveries_record(results)
+            self._release_deferred(results)
+        else:
+            self.recorder.submit(results)
+
+    def _recorded(self, *, wait: bool = False) -> None:
+        """Take in the batches the recorder has written (with ``wait``, all of them)."""
+        while self.recorder is not None and self.recorder.pending:
+            try:
+                results = self.recorder.recorded.get(block=wait)
+            except queue.Empty:
+                return
+            self.recorder.pending -= 1
+            self._release_deferred(results)
+
+    def _release_deferred(self, results: list[tuple[Delivery, transports.Outcome]]) -> None:
         # Recorded, these sends no longer count as in flight: their endpoint's deferred
         # deliveries can be claimed.
         for endpoint_id in {delivery.endpoint_id for delivery, _ in results}:
