@@ -44,7 +44,12 @@ class _OwnEndpointField(serializers.PrimaryKeyRelatedField):
                 "endpoint": 7,
             },
             request_only=True,
-        )
+        ),
+        OpenApiExample(
+            "Daily Slack digest of one process",
+            value={"processes": [3], "channel": "slack", "endpoint": 8, "cadence": "daily"},
+            request_only=True,
+        ),
     ]
 )
 class SubscriptionSerializer(serializers.ModelSerializer):
@@ -74,7 +79,8 @@ class SubscriptionSerializer(serializers.ModelSerializer):
     endpoint = _OwnEndpointField(
         required=False,
         allow_null=True,
-        help_text="One of your webhook endpoints (for the webhook channel).",
+        help_text="For the webhook, slack and teams channels: one of your endpoints, of the "
+        "same channel as the subscription.",
     )
     email = _OwnerAddressField(
         required=False,
@@ -111,13 +117,28 @@ class SubscriptionSerializer(serializers.ModelSerializer):
         }
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A Slack incoming webhook",
+            value={
+                "channel": "slack",
+                "url": "https://hooks.slack.com/services/T0123ABCD/B0456EFGH/abcdefghijklmnop",
+                "description": "#regulatory",
+            },
+            request_only=True,
+        ),
+    ]
+)
 class WebhookEndpointSerializer(serializers.ModelSerializer):
-    """A URL that receives signed webhooks (Standard Webhooks)."""
+    """A URL that receives your alerts: signed webhooks (Standard Webhooks), or chat messages
+    for a Slack or Microsoft Teams incoming webhook."""
 
     class Meta:
         model = WebhookEndpoint
         fields = [
             "id",
+            "channel",
             "url",
             "description",
             "enabled",
@@ -129,6 +150,13 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+        extra_kwargs = {
+            "channel": {
+                "help_text": "webhook (signed Standard Webhooks), slack (a Slack incoming-webhook "
+                "URL, https://hooks.slack.com/services/...) or teams (a Teams incoming-webhook or "
+                "Power Automate workflow URL). Fixed once created."
+            }
+        }
         read_only_fields = [
             "disabled_reason",
             "disabled_at",
