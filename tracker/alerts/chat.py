@@ -124,7 +124,7 @@ def _event_message(item: dict) -> dict:
     state = _state(milestone)
     if state:
         notes.append(state)
-    url, label = _event_link(item)
+    label, url = _event_link(item)
     fallback = f"{title} ({where})"
     if facts:
         fallback += ": " + "; ".join(f"{name.lower()} {change}" for name, change in facts)
