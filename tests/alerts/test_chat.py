@@ -249,6 +249,9 @@ def test_record_text_cannot_turn_into_formatting_or_links(channel, record):
     )
     message = _body(channel, _latest(record))
     if channel == "slack":
+        # The fallback is read as mrkdwn: escaped as Slack documents, so no link or mention.
+        assert "&lt;https://evil.example|click&gt;" in message["text"]
+        assert "<" not in message["text"] and ">" not in message["text"]
         kinds = {
             text["type"]
             for block in message["blocks"]

@@ -252,7 +252,13 @@ def _slack(message: dict) -> dict:
         )
     label, url = message["link"]
     blocks.append({"type": "actions", "elements": [_slack_button(label, url)]})
-    return {"text": message["fallback"], "blocks": blocks}
+    return {"text": _slack_escape(message["fallback"]), "blocks": blocks}
+
+
+def _slack_escape(text: str) -> str:
+    # The top-level text is read as mrkdwn: unescaped, "<!channel>" in a title would notify a
+    # whole channel and "<https://...|x>" would be a link (Slack's documented escaping).
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _md_safe(text: str) -> str:
