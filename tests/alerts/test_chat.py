@@ -14,6 +14,8 @@ import time_machine
 from django.conf import settings
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
@@ -541,3 +543,20 @@ def test_switching_a_chat_digest_to_immediate_releases_what_was_held_once(owner,
     held = Delivery.objects.get(subscription=daily)
     assert held.status == DeliveryStatus.CANCELLED
     assert held.cancelled_reason == "Already sent immediately to the same endpoint."
+
+
+def test_sending_to_more_chat_endpoints_costs_no_more_queries(owner, receiver):
+    def queries_to_send_to(count: int) -> int:
+        Delivery.objects.all().delete()
+        WebhookEndpoint.objects.all().delete()
+        for n in range(count):
+            channel = "slack" if n % 2 else "teams"
+            _chat_subscriber(owner, receiver, channel, f"/chat{n}")
+        event_dispatch(event_id=_change(MilestoneFactory(), status="delayed").pk)
+        ids = list(Delivery.objects.values_list("pk", flat=True))
+        with CaptureQueriesContext(connection) as queries:
+            tasks.deliveries_send(ids)
+        assert Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count() == count
+        return len(queries)
+
+    assert queries_to_send_to(8) == queries_to_send_to(2)
