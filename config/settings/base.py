@@ -224,6 +224,8 @@ SPECTACULAR_SETTINGS = {
         "MilestoneStatusEnum": "tracker.models.milestones.MilestoneStatus",
         "EventTypeEnum": "tracker.models.events.EventType",
         "ActorTypeEnum": ["user", "system"],
+        "ChannelEnum": "tracker.models.alerts.Channel",
+        "EndpointChannelEnum": "tracker.models.alerts.ENDPOINT_CHANNEL_CHOICES",
     },
 }
 

@@ -17,6 +17,7 @@ class Channel(models.TextChoices):
 # unsigned, to a URL of that chat service's shape.
 ENDPOINT_CHANNELS = (Channel.WEBHOOK, Channel.SLACK, Channel.TEAMS)
 CHAT_CHANNELS = (Channel.SLACK, Channel.TEAMS)
+ENDPOINT_CHANNEL_CHOICES = [(c.value, c.label) for c in ENDPOINT_CHANNELS]
 
 
 class WebhookEndpoint(models.Model):
@@ -29,7 +30,7 @@ class WebhookEndpoint(models.Model):
     # Fixed when the endpoint is created: its subscriptions have the same channel.
     channel = models.CharField(
         max_length=16,
-        choices=[(c.value, c.label) for c in ENDPOINT_CHANNELS],
+        choices=ENDPOINT_CHANNEL_CHOICES,
         default=Channel.WEBHOOK,
     )
     url = models.URLField(max_length=500, validators=[http_url_validator])
