@@ -45,6 +45,8 @@ def test_the_api_creates_slack_and_teams_endpoints(client, user):
     )
     assert slack.status_code == teams.status_code == 201, (slack.content, teams.content)
     assert (slack.json()["channel"], teams.json()["channel"]) == ("slack", "teams")
+    # No signing secret to keep: the chat services verify none.
+    assert slack.json()["secret"] is None and teams.json()["secret"] is None
     listed = client.get("/api/v1/webhook-endpoints/?channel=teams", **auth).json()["results"]
     assert [e["id"] for e in listed] == [teams.json()["id"]]
 

@@ -1,6 +1,6 @@
 """The caller's own alerts: subscriptions, webhook endpoints, deliveries and their attempts."""
 
-from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from tracker.models import (
@@ -171,9 +171,9 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
 class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
     """The endpoint with its signing secret: only in the answers to create and rotate."""
 
-    secret = serializers.CharField(
-        read_only=True,
-        help_text="The signing secret (whsec_...). Shown only now: store it.",
+    secret = serializers.SerializerMethodField(
+        help_text="The signing secret (whsec_...). Shown only now: store it. Null for Slack "
+        "and Teams endpoints: the chat services verify no signature.",
     )
     previous_secret_expires_at = serializers.DateTimeField(
         read_only=True,
@@ -183,6 +183,10 @@ class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
 
     class Meta(WebhookEndpointSerializer.Meta):
         fields = [*WebhookEndpointSerializer.Meta.fields, "secret", "previous_secret_expires_at"]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_secret(self, endpoint: WebhookEndpoint) -> str | None:
+        return endpoint.secret if endpoint.channel == Channel.WEBHOOK else None
 
 
 class DeliveryAttemptSerializer(serializers.ModelSerializer):
