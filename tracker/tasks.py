@@ -38,7 +38,7 @@ def deliveries_send(delivery_ids: list[int]) -> int:
 
 @shared_task(**_LATE_ACK)
 def digest_send(digest_id: int) -> bool:
-    """Send one digest email if it is due and unclaimed."""
+    """Send one digest (an email or a chat message) if it is due and unclaimed."""
     return digests.digest_send(digest_id=digest_id)
 
 

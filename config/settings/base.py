@@ -224,6 +224,8 @@ SPECTACULAR_SETTINGS = {
         "MilestoneStatusEnum": "tracker.models.milestones.MilestoneStatus",
         "EventTypeEnum": "tracker.models.events.EventType",
         "ActorTypeEnum": ["user", "system"],
+        "ChannelEnum": "tracker.models.alerts.Channel",
+        "EndpointChannelEnum": "tracker.models.alerts.ENDPOINT_CHANNEL_CHOICES",
     },
 }
 
@@ -252,6 +254,10 @@ WEBHOOK_SECRET_GRACE_HOURS = env.float("WEBHOOK_SECRET_GRACE_HOURS", default=24)
 # them (CIDR, e.g. "10.1.2.0/24"); plain http is refused unless allowed.
 WEBHOOK_ALLOWED_NETWORKS = env.list("WEBHOOK_ALLOWED_NETWORKS", default=[])
 WEBHOOK_ALLOW_HTTP = env.bool("WEBHOOK_ALLOW_HTTP", default=False)
+# Slack and Teams endpoints take only those services' own webhook URLs. Hosts listed here
+# pass whatever their URL: for the tests' local receiver only, so it is not read from the
+# environment (production cannot widen it).
+ALERTS_CHAT_ALLOWED_HOSTS: list[str] = []
 # Sends a worker process has in flight at once (threads doing network I/O only).
 ALERTS_SEND_CONCURRENCY = env.int("ALERTS_SEND_CONCURRENCY", default=16)
 # A send still unanswered after this many seconds stops counting against the concurrency

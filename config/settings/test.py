@@ -39,6 +39,8 @@ CELERY_BEAT_SCHEDULE = {
 # The local receivers of the tests listen on 127.0.0.1 over plain http.
 WEBHOOK_ALLOW_HTTP = True
 WEBHOOK_ALLOWED_NETWORKS = ["127.0.0.1/32"]
+# ... and stand in for Slack and Teams (the URL shapes are tested with the real hosts).
+ALERTS_CHAT_ALLOWED_HOSTS = ["127.0.0.1"]
 # The end-to-end tests start a worker that mails a local aiosmtpd server.
 if env("ALERTS_TEST_EMAIL_URL", default=""):
     vars().update(env.email_url("ALERTS_TEST_EMAIL_URL"))

@@ -21,7 +21,12 @@ def endpoint(owner):
 def test_adding_an_endpoint_shows_its_secret_once(admin_client, owner):
     response = admin_client.post(
         reverse("admin:tracker_webhookendpoint_add"),
-        {"owner": owner.pk, "url": "https://hooks.example.com/new", "enabled": "on"},
+        {
+            "owner": owner.pk,
+            "channel": "webhook",
+            "url": "https://hooks.example.com/new",
+            "enabled": "on",
+        },
         follow=True,
     )
     endpoint = WebhookEndpoint.objects.get(url="https://hooks.example.com/new")
@@ -35,7 +40,7 @@ def test_a_refused_url_is_a_form_error_not_a_crash(admin_client, owner, settings
     settings.WEBHOOK_ALLOWED_NETWORKS = []
     response = admin_client.post(
         reverse("admin:tracker_webhookendpoint_add"),
-        {"owner": owner.pk, "url": "http://10.0.0.1/hook", "enabled": "on"},
+        {"owner": owner.pk, "channel": "webhook", "url": "http://10.0.0.1/hook", "enabled": "on"},
     )
     assert response.status_code == 200
     assert "private address" in str(response.context["adminform"].form.errors["url"])

@@ -15,7 +15,7 @@ from django.utils.html import format_html
 
 from tracker.alerts.guard import url_problem
 from tracker.models import Organization, Process, Subscription, WebhookEndpoint
-from tracker.models.alerts import Delivery, DeliveryAttempt, Digest
+from tracker.models.alerts import Channel, Delivery, DeliveryAttempt, Digest
 from tracker.services.alerts import (
     delivery_redeliver,
     endpoint_create,
@@ -134,7 +134,8 @@ class SubscriptionAdmin(ServiceAdminMixin, admin.ModelAdmin):
 class WebhookEndpointForm(forms.ModelForm):
     class Meta:
         model = WebhookEndpoint
-        fields = ["owner", "url", "description", "enabled"]
+        # The channel's URL shape (Slack, Teams) is checked by the model's clean().
+        fields = ["owner", "channel", "url", "description", "enabled"]
         # Built at import, before the admin's formfield_overrides apply: a URL typed without
         # a scheme is taken as https (Django 6's default; 5.2 warns).
         field_classes = {"url": partial(forms.URLField, assume_scheme="https")}
@@ -151,12 +152,21 @@ class WebhookEndpointForm(forms.ModelForm):
 @admin.register(WebhookEndpoint)
 class WebhookEndpointAdmin(ServiceAdminMixin, admin.ModelAdmin):
     form = WebhookEndpointForm
-    list_display = ["url", "owner", "description", "enabled", "disabled_reason", "failing_since"]
-    list_filter = ["enabled"]
+    list_display = [
+        "url",
+        "channel",
+        "owner",
+        "description",
+        "enabled",
+        "disabled_reason",
+        "failing_since",
+    ]
+    list_filter = ["channel", "enabled"]
     search_fields = ["url", "description", "owner__username"]
     autocomplete_fields = ["owner"]
     fields = [
         "owner",
+        "channel",
         "url",
         "description",
         "enabled",
@@ -178,15 +188,18 @@ class WebhookEndpointAdmin(ServiceAdminMixin, admin.ModelAdmin):
     actions = ["send_test_event", "rotate_secret"]
 
     def get_readonly_fields(self, request, obj=None):
-        return [*self.readonly_fields, "owner"] if obj else self.readonly_fields
+        # The channel is fixed once created: its subscriptions are of that channel.
+        return [*self.readonly_fields, "owner", "channel"] if obj else self.readonly_fields
 
     def save_model(self, request, obj, form, change):
         data = {name: form.cleaned_data[name] for name in ("url", "description", "enabled")}
         if change:
             saved = endpoint_update(endpoint=obj, data=data)
         else:
+            data["channel"] = form.cleaned_data["channel"]
             saved = endpoint_create(owner=form.cleaned_data["owner"], data=data)
-            self._show_secret(request, saved)
+            if saved.channel == Channel.WEBHOOK:  # chat services verify no signature
+                self._show_secret(request, saved)
         adopt(obj, saved)
 
     def delete_model(self, request, obj):

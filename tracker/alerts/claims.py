@@ -186,10 +186,12 @@ def deliveries_release(deliveries: list[Delivery]) -> None:
 
 def digest_claim(*, digest_id: int, now: datetime.datetime) -> Digest | None:
     """Claim one digest if it is due and unclaimed (pending -> sending); the digest with its
-    subscription and owner loaded, or None."""
+    subscription, owner and endpoint (for chat) loaded, or None."""
     claimed = Digest.objects.filter(
         pk=digest_id, status=DigestStatus.PENDING, next_attempt_at__lte=now
     ).update(status=DigestStatus.SENDING, claimed_at=now)
     if claimed != 1:
         return None
-    return Digest.objects.select_related("subscription", "subscription__owner").get(pk=digest_id)
+    return Digest.objects.select_related(
+        "subscription", "subscription__owner", "subscription__endpoint"
+    ).get(pk=digest_id)

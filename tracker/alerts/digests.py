@@ -1,4 +1,5 @@
-"""Daily and weekly digests: one email per subscription and period, grouped by process."""
+"""Daily and weekly digests: one email or chat message (Slack, Teams) per subscription and
+period, grouped by process."""
 
 import datetime
 
@@ -8,9 +9,9 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from tracker.models import Subscription
-from tracker.models.alerts import Cadence, Delivery, DeliveryStatus, Digest
+from tracker.models.alerts import CHAT_CHANNELS, Cadence, Delivery, DeliveryStatus, Digest
 
-from . import claims, messages, recording, sending, transports
+from . import chat, claims, messages, recording, sending, transports
 
 
 def digest_period(
@@ -74,8 +75,10 @@ def digests_build(*, cadence: str, now: datetime.datetime | None = None) -> list
 def digest_send(*, digest_id: int) -> bool:
     """Send one digest if it is due and nobody else is sending it; True when it was sent.
 
-    Claimed like a delivery (tracker.alerts.claims), so running it twice sends one email; a
-    failed send is retried on the webhook retry schedule (tracker.alerts.recording).
+    Claimed like a delivery (tracker.alerts.claims), so running it twice sends one message;
+    a failed send is retried on the webhook retry schedule (tracker.alerts.recording). A
+    chat digest goes to its subscription's endpoint: not while the endpoint's breaker holds
+    it paused, and a 404 or 410 answer disables the endpoint like any delivery's.
     """
     digest = claims.digest_claim(digest_id=digest_id, now=timezone.now())
     if digest is None:
@@ -85,13 +88,34 @@ def digest_send(*, digest_id: int) -> bool:
         .select_related("event")
         .order_by("event_id")
     )
-    if not deliveries or not digest.subscription.active or not digest.subscription.owner.is_active:
+    subscription = digest.subscription
+    if not deliveries or not subscription.active or not subscription.owner.is_active:
         recording.digest_cancel(digest=digest, reason="Nothing to send, or unsubscribed.")
         return False
-    [outcome] = sending.send_safely(
-        lambda: transports.emails_send([messages.email_for_digest(digest, deliveries)]),
-        what=f"digest {digest_id}",
+    if subscription.channel not in CHAT_CHANNELS:
+        [outcome] = sending.send_safely(
+            lambda: transports.emails_send([messages.email_for_digest(digest, deliveries)]),
+            what=f"digest {digest_id}",
+        )
+        return recording.digest_record(digest=digest, deliveries=deliveries, outcome=outcome) and (
+            outcome.succeeded
+        )
+    endpoint = subscription.endpoint
+    if not endpoint.enabled:
+        recording.digest_cancel(digest=digest, reason="Its endpoint was disabled.")
+        return False
+    now = timezone.now()
+    if endpoint.paused_until and endpoint.paused_until > now:
+        # The endpoint's breaker is open (tracker.alerts.health): tried when it closes.
+        recording.digest_release(digest=digest, until=endpoint.paused_until)
+        return False
+
+    def send() -> list[transports.Outcome]:
+        body = chat.chat_digest_body(digest, deliveries, subscription.channel)
+        return [transports.chat_send(transports.ChatMessage(url=endpoint.url, body=body))]
+
+    [outcome] = sending.send_safely(send, what=f"digest {digest_id}")
+    recorded = recording.digest_record(
+        digest=digest, deliveries=deliveries, outcome=outcome, endpoint=endpoint
     )
-    return recording.digest_record(digest=digest, deliveries=deliveries, outcome=outcome) and (
-        outcome.succeeded
-    )
+    return recorded and outcome.succeeded

@@ -71,9 +71,9 @@ def event_dispatch(*, event_id: int) -> Fanout:
 
 
 def recipients(subscriptions: list[Subscription]) -> list[Subscription]:
-    """The subscriptions that get a delivery of one event: one per webhook endpoint and one
-    per owner's address for immediate email (the first subscription by id speaks for the
-    others), and every digest subscription.
+    """The subscriptions that get a delivery of one event: one per webhook or chat endpoint
+    and one per owner's address for immediate email (the first subscription by id speaks for
+    the others), and every digest subscription (email or chat).
 
     Receivers dedupe on ``webhook-id``, which is per delivery, so two subscriptions sending
     the same event to one endpoint would look like two changes. A digest is a different
@@ -84,12 +84,12 @@ def recipients(subscriptions: list[Subscription]) -> list[Subscription]:
     """
     chosen, seen = [], set()
     for subscription in sorted(subscriptions, key=lambda s: s.pk):
-        if subscription.channel == Channel.WEBHOOK:
-            key = ("endpoint", subscription.endpoint_id)
-        elif subscription.cadence == Cadence.IMMEDIATE:
-            key = ("address", subscription.owner_id)
-        else:
+        if subscription.cadence != Cadence.IMMEDIATE:
             key = ("digest", subscription.pk)
+        elif subscription.channel == Channel.EMAIL:
+            key = ("address", subscription.owner_id)
+        else:  # a webhook or chat endpoint
+            key = ("endpoint", subscription.endpoint_id)
         if key not in seen:
             seen.add(key)
             chosen.append(subscription)

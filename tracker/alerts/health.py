@@ -1,5 +1,5 @@
 """Endpoint health: failure streaks, the circuit breaker, and disabling endpoints that are
-gone or failed too long.
+gone (410; for Slack and Teams 404 too) or failed too long.
 
 The breaker: after ``ALERTS_BREAKER_THRESHOLD`` failed attempts in a row an endpoint is
 paused until its next retry time (the retry schedule's next step for each further failure),
@@ -15,13 +15,13 @@ endpoint's state always matches the attempts written.
 import datetime
 import logging
 from collections import Counter, defaultdict
+from http import HTTPStatus
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
 from tracker.models import WebhookEndpoint
-from tracker.models.alerts import Delivery
 from tracker.services.alerts import deliveries_cancel_for_endpoint
 
 from . import messages, transports
@@ -30,25 +30,25 @@ logger = logging.getLogger(__name__)
 
 
 def endpoints_health_update(
-    results: list[tuple[Delivery, transports.Outcome]], now: datetime.datetime
+    results: list[tuple[WebhookEndpoint | None, transports.Outcome]], now: datetime.datetime
 ) -> list[WebhookEndpoint]:
-    """Track failure streaks and the breaker; disable endpoints that answered 410 or failed
-    for too long. Returns the endpoints disabled now (their owners are to be told)."""
-    ok, gone = set(), set()
+    """Track failure streaks and the breaker; disable endpoints that answered that they are
+    gone (``Outcome.gone``) or failed for too long. Returns the endpoints disabled now
+    (their owners are to be told)."""
+    ok, gone = set(), {}
     failures: Counter[int] = Counter()
-    for delivery, outcome in results:
-        if delivery.endpoint_id is None:
+    for endpoint, outcome in results:
+        if endpoint is None:
             continue
-        endpoint = delivery.endpoint
         if outcome.succeeded:
             # Only a streak needs ending; the common case (no streak) costs no query.
             if endpoint.failing_since is not None or endpoint.consecutive_failures:
-                ok.add(delivery.endpoint_id)
+                ok.add(endpoint.pk)
         else:
-            failures[delivery.endpoint_id] += 1
+            failures[endpoint.pk] += 1
         if outcome.gone:
-            gone.add(delivery.endpoint_id)
-    for pk in {d.endpoint_id for d, o in results if o.succeeded}:
+            gone[endpoint.pk] = outcome.http_status
+    for pk in {e.pk for e, o in results if e is not None and o.succeeded}:
         failures.pop(pk, None)
     failing = set(failures)
     if ok or failing or gone:
@@ -56,7 +56,7 @@ def endpoints_health_update(
         # claim and a recording that both touch two endpoints cannot deadlock.
         list(
             WebhookEndpoint.objects.select_for_update()
-            .filter(pk__in=ok | failing | gone)
+            .filter(pk__in=ok | failing | set(gone))
             .order_by("pk")
             .values_list("pk", flat=True)
         )
@@ -72,10 +72,12 @@ def endpoints_health_update(
     if not failing and not gone:
         return []
     too_long = now - datetime.timedelta(days=settings.WEBHOOK_DISABLE_AFTER_DAYS)
-    reasons = {pk: "It answered 410 Gone." for pk in gone}
+    reasons = {
+        pk: f"It answered {status} {HTTPStatus(status).phrase}." for pk, status in gone.items()
+    }
     days = f"{settings.WEBHOOK_DISABLE_AFTER_DAYS:g}"
     for pk in WebhookEndpoint.objects.filter(
-        pk__in=failing - gone, enabled=True, failing_since__lte=too_long
+        pk__in=failing - set(gone), enabled=True, failing_since__lte=too_long
     ).values_list("pk", flat=True):
         reasons[pk] = f"Every delivery to it failed for {days} days."
     disabled = []

@@ -131,6 +131,28 @@ def email_for_digest(digest: Digest, deliveries: list[Delivery]) -> EmailMultiAl
     address as it is now."""
     subscription = digest.subscription
     unsubscribe_url = _absolute_unsubscribe_url(subscription)
+    items, processes = digest_processes(deliveries)
+    context = {
+        "digest": digest,
+        "processes": processes,
+        "count": len(items),
+        "subscription": subscription,
+        "unsubscribe_url": unsubscribe_url,
+        "site_url": settings.SITE_URL,
+    }
+    label = "Daily" if digest.cadence == "daily" else "Weekly"
+    return _email(
+        subject=f"[Tracker] {label} digest: {len(items)} change{'s' if len(items) != 1 else ''}",
+        to=subscription.owner.email,
+        template="emails/digest",
+        context=context,
+        headers=_list_headers(unsubscribe_url),
+    )
+
+
+def digest_processes(deliveries: list[Delivery]) -> tuple[list[dict], list[dict]]:
+    """A digest's events as items (see ``event_item``), and grouped by process (by
+    organization and title), then by milestone: what every digest format shows."""
     items = [event_item(d.event) for d in deliveries]
     items.sort(
         key=lambda i: (
@@ -150,22 +172,7 @@ def email_for_digest(digest: Digest, deliveries: list[Delivery]) -> EmailMultiAl
                 "milestones": _group_by_milestone(process_items),
             }
         )
-    context = {
-        "digest": digest,
-        "processes": processes,
-        "count": len(items),
-        "subscription": subscription,
-        "unsubscribe_url": unsubscribe_url,
-        "site_url": settings.SITE_URL,
-    }
-    label = "Daily" if digest.cadence == "daily" else "Weekly"
-    return _email(
-        subject=f"[Tracker] {label} digest: {len(items)} change{'s' if len(items) != 1 else ''}",
-        to=subscription.owner.email,
-        template="emails/digest",
-        context=context,
-        headers=_list_headers(unsubscribe_url),
-    )
+    return items, processes
 
 
 def _group_by_milestone(items: list[dict]) -> list[dict]:
@@ -182,9 +189,10 @@ def _group_by_milestone(items: list[dict]) -> list[dict]:
 
 def email_for_endpoint_disabled(endpoint: WebhookEndpoint) -> EmailMultiAlternatives:
     """Tells an endpoint's owner that it was disabled, and why."""
-    context = {"endpoint": endpoint, "site_url": settings.SITE_URL}
+    kind = "webhook" if endpoint.channel == "webhook" else endpoint.get_channel_display()
+    context = {"endpoint": endpoint, "kind": kind, "site_url": settings.SITE_URL}
     return _email(
-        subject="[Tracker] Your webhook endpoint was disabled",
+        subject=f"[Tracker] Your {kind} endpoint was disabled",
         to=endpoint.owner.email,
         template="emails/endpoint_disabled",
         context=context,

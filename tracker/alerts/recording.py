@@ -94,7 +94,9 @@ def _record_batch(
         if not results:
             return []
         _attempts_insert(results)
-        return health.endpoints_health_update(results, now)
+        return health.endpoints_health_update(
+            [(d.endpoint if d.endpoint_id else None, o) for d, o in results], now
+        )
 
 
 def _claims_end(
@@ -190,11 +192,18 @@ _ATTEMPT_INSERT_SQL = (
 
 
 def digest_record(
-    *, digest: Digest, deliveries: list[Delivery], outcome: transports.Outcome
+    *,
+    digest: Digest,
+    deliveries: list[Delivery],
+    outcome: transports.Outcome,
+    endpoint: WebhookEndpoint | None = None,
 ) -> bool:
     """Record a digest's send: an attempt on each of its deliveries, and the digest sent,
-    failed or pending its next retry. False when the digest's claim was lost meanwhile."""
+    failed or pending its next retry; for a chat digest, the health of the ``endpoint`` it
+    went to, whose owner is told if it is disabled now (it answered that it is gone). False
+    when the digest's claim was lost meanwhile."""
     now = timezone.now()
+    disabled = []
     mine = Digest.objects.filter(
         pk=digest.pk, status=DigestStatus.SENDING, claimed_at=digest.claimed_at
     )
@@ -234,6 +243,10 @@ def digest_record(
                 next_attempt_at=now + delay,
                 error=error,
             )
+        if endpoint is not None:
+            disabled = health.endpoints_health_update([(endpoint, outcome)], now)
+    for gone in disabled:
+        health.endpoint_owner_notify(gone)
     return True
 
 
@@ -250,6 +263,13 @@ def digest_cancel(*, digest: Digest, reason: str) -> None:
                 completed_at=timezone.now(),
                 cancelled_reason=reason,
             )
+
+
+def digest_release(*, digest: Digest, until: datetime.datetime) -> None:
+    """Hand a claimed digest back unsent, due again at ``until`` (its endpoint is paused)."""
+    Digest.objects.filter(
+        pk=digest.pk, status=DigestStatus.SENDING, claimed_at=digest.claimed_at
+    ).update(status=DigestStatus.PENDING, claimed_at=None, next_attempt_at=until)
 
 
 # The attempt recorded for a claim that went stale.

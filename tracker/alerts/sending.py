@@ -31,9 +31,9 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from tracker.models.alerts import Channel, Delivery
+from tracker.models.alerts import CHAT_CHANNELS, Channel, Delivery
 
-from . import claims, messages, recording, transports
+from . import chat, claims, messages, recording, transports
 
 logger = logging.getLogger(__name__)
 
@@ -363,7 +363,8 @@ def send_safely(
 
 
 def _sends_prepare(deliveries: list[Delivery], now: datetime.datetime) -> list[Send]:
-    """The network jobs for claimed deliveries: one per webhook, one for all the emails.
+    """The network jobs for claimed deliveries: one per webhook or chat message, one for all
+    the emails.
     A message that cannot even be built (a template error) becomes a failed attempt, as a
     delivery must not stay "sending" for ever."""
     sends, emails = [], []
@@ -375,6 +376,17 @@ def _sends_prepare(deliveries: list[Delivery], now: datetime.datetime) -> list[S
                     Send(
                         [delivery],
                         lambda message=message: [transports.webhook_send(message)],
+                        endpoint_id=delivery.endpoint_id,
+                    )
+                )
+            elif delivery.channel in CHAT_CHANNELS:
+                chat_message = transports.ChatMessage(
+                    url=delivery.endpoint.url, body=chat.chat_body(delivery)
+                )
+                sends.append(
+                    Send(
+                        [delivery],
+                        lambda message=chat_message: [transports.chat_send(message)],
                         endpoint_id=delivery.endpoint_id,
                     )
                 )

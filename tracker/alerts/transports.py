@@ -1,5 +1,6 @@
 """Sending one prepared message over one channel. The only alert code that does network I/O
-(webhooks through tracker.alerts.http, email through Django's mail backend).
+(webhooks and chat messages through tracker.alerts.http, email through Django's mail
+backend).
 
 A transport never raises for a failed send: it returns an Outcome that the caller records as
 a DeliveryAttempt, so every try is logged the same way whatever went wrong.
@@ -12,6 +13,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass, field
+from http import HTTPStatus
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -32,7 +34,8 @@ class Outcome:
     error: str = ""
     # Retrying will not help (refused by the SSRF guard, recipient refused).
     permanent: bool = False
-    # The receiver answered 410 Gone: it wants no more webhooks.
+    # The receiver answered that it wants no more messages (410 Gone; for a chat service
+    # also 404, its answer for a webhook that was removed): the endpoint is disabled.
     gone: bool = False
 
 
@@ -61,9 +64,38 @@ def webhook_send(message: WebhookMessage) -> Outcome:
             body=message.body,
         ),
     }
+    return _post(message.url, message.body, headers, outcome, gone_statuses=(410,))
+
+
+@dataclass
+class ChatMessage:
+    url: str
+    body: str  # JSON in the chat service's own format (tracker.alerts.chat)
+
+
+# A Slack incoming webhook answers 404 (no_service, channel_not_found) once it was removed
+# and 410 (channel_is_archived) once its channel was archived; a deleted Teams webhook or
+# workflow answers 404. Neither comes back: the endpoint is disabled and its owner told.
+CHAT_GONE_STATUSES = (404, 410)
+
+
+def chat_send(message: ChatMessage) -> Outcome:
+    """POST one chat message as plain JSON (the chat services verify no signature);
+    success is a 2xx answer only."""
+    outcome = Outcome(attempted_at=timezone.now())
+    headers = {
+        "content-type": "application/json; charset=utf-8",
+        "user-agent": "MilestoneTracker-Chat/1",
+    }
+    return _post(message.url, message.body, headers, outcome, gone_statuses=CHAT_GONE_STATUSES)
+
+
+def _post(
+    url: str, body: str, headers: dict[str, str], outcome: Outcome, *, gone_statuses: tuple
+) -> Outcome:
     started = time.monotonic()
     try:
-        response = http.post(message.url, body=message.body.encode(), headers=headers)
+        response = http.post(url, body=body.encode(), headers=headers)
     except RefusedTarget as error:
         outcome.error = str(error)
         outcome.permanent = True
@@ -73,10 +105,11 @@ def webhook_send(message: WebhookMessage) -> Outcome:
         outcome.http_status = response.status
         outcome.response_body = response.body.decode("utf-8", errors="replace")
         outcome.succeeded = 200 <= response.status < 300
-        if response.status == 410:
+        if response.status in gone_statuses:
             outcome.gone = True
             outcome.permanent = True
-            outcome.error = "The receiver answered 410 Gone."
+            reason = HTTPStatus(response.status).phrase
+            outcome.error = f"The receiver answered {response.status} {reason}."
         elif 300 <= response.status < 400:
             outcome.error = f"Answered {response.status}; redirects are not followed."
         elif not outcome.succeeded:

@@ -179,7 +179,7 @@ class WebhookEndpointFilter(filters.FilterSet):
 
     class Meta:
         model = WebhookEndpoint
-        fields = ["enabled"]
+        fields = ["channel", "enabled"]
 
 
 class DeliveryFilter(filters.FilterSet):

@@ -1,15 +1,37 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
-from tracker.validators import http_url_validator
+from tracker.validators import chat_url_problem, http_url_validator
+
+
+class Channel(models.TextChoices):
+    EMAIL = "email", "Email"
+    WEBHOOK = "webhook", "Webhook"
+    SLACK = "slack", "Slack"
+    TEAMS = "teams", "Microsoft Teams"
+
+
+# The channels that post to an endpoint (a URL); the chat ones post the chat's own format,
+# unsigned, to a URL of that chat service's shape.
+ENDPOINT_CHANNELS = (Channel.WEBHOOK, Channel.SLACK, Channel.TEAMS)
+CHAT_CHANNELS = (Channel.SLACK, Channel.TEAMS)
+ENDPOINT_CHANNEL_CHOICES = [(c.value, c.label) for c in ENDPOINT_CHANNELS]
 
 
 class WebhookEndpoint(models.Model):
-    """A URL that receives signed webhooks (Standard Webhooks) for its owner's subscriptions."""
+    """A URL that receives its owner's alerts: signed webhooks (Standard Webhooks), or chat
+    messages for a Slack or Microsoft Teams incoming webhook."""
 
     owner = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="webhook_endpoints"
+    )
+    # Fixed when the endpoint is created: its subscriptions have the same channel.
+    channel = models.CharField(
+        max_length=16,
+        choices=ENDPOINT_CHANNEL_CHOICES,
+        default=Channel.WEBHOOK,
     )
     url = models.URLField(max_length=500, validators=[http_url_validator])
     description = models.CharField(max_length=200, blank=True)
@@ -33,14 +55,23 @@ class WebhookEndpoint(models.Model):
 
     class Meta:
         ordering = ["owner_id", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(channel__in=ENDPOINT_CHANNELS),
+                name="endpoint_channel_known",
+                violation_error_message="An endpoint's channel is webhook, slack or teams.",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.url
 
-
-class Channel(models.TextChoices):
-    EMAIL = "email", "Email"
-    WEBHOOK = "webhook", "Webhook"
+    def clean(self) -> None:
+        # Only the chat services' own URL shapes are accepted for a chat channel: anything
+        # else would get messages it cannot read (and the chat's format, unsigned).
+        problem = chat_url_problem(self.channel, self.url or "")
+        if problem:
+            raise ValidationError({"url": problem})
 
 
 class Cadence(models.TextChoices):
@@ -90,17 +121,21 @@ class Subscription(models.Model):
     class Meta:
         ordering = ["owner_id", "id"]
         constraints = [
+            # (That the endpoint's channel is the subscription's is checked by clean() and
+            # the services: a check constraint cannot look at another table.)
             models.CheckConstraint(
                 condition=(Q(channel=Channel.EMAIL) & Q(endpoint__isnull=True))
-                | (Q(channel=Channel.WEBHOOK) & Q(endpoint__isnull=False)),
+                | (Q(channel__in=ENDPOINT_CHANNELS) & Q(endpoint__isnull=False)),
                 name="subscription_channel_target",
                 violation_error_message=(
-                    "A webhook subscription needs an endpoint; an email subscription has none."
+                    "A webhook, Slack or Teams subscription needs an endpoint; an email "
+                    "subscription has none."
                 ),
             ),
-            # Webhooks are sent as they happen; only email is gathered into digests.
+            # Webhooks are sent as they happen; email and chat can be gathered into digests.
             models.CheckConstraint(
-                condition=Q(channel=Channel.EMAIL) | Q(cadence=Cadence.IMMEDIATE),
+                condition=Q(channel__in=[Channel.EMAIL, *CHAT_CHANNELS])
+                | Q(cadence=Cadence.IMMEDIATE),
                 name="subscription_webhook_immediate",
                 violation_error_message="Webhook subscriptions are always immediate.",
             ),
@@ -109,7 +144,21 @@ class Subscription(models.Model):
     def __str__(self) -> str:
         if self.channel == Channel.EMAIL:
             return self.name or f"Email, {self.get_cadence_display().lower()}"
-        return self.name or f"Webhook to {self.endpoint}"
+        return self.name or f"{self.get_channel_display()} to {self.endpoint}"
+
+    def clean(self) -> None:
+        if (
+            self.channel in ENDPOINT_CHANNELS
+            and self.endpoint is not None
+            and self.endpoint.channel != self.channel
+        ):
+            raise ValidationError(
+                {
+                    "endpoint": f"This is a {self.endpoint.get_channel_display()} endpoint; a "
+                    f"{self.get_channel_display()} subscription needs a "
+                    f"{self.get_channel_display()} endpoint."
+                }
+            )
 
 
 class SubscriptionOrganization(models.Model):
@@ -275,11 +324,14 @@ class Delivery(models.Model):
             models.UniqueConstraint(
                 fields=["event", "subscription"], name="delivery_unique_per_event_subscription"
             ),
-            # One webhook per event and endpoint, whichever subscriptions matched: the
-            # receiver dedupes on webhook-id, which is per delivery.
+            # One webhook (or immediate chat message) per event and endpoint, whichever
+            # subscriptions matched: the receiver dedupes on webhook-id, which is per
+            # delivery. A chat digest's deliveries (held, or gathered into a digest) are each
+            # digest's own, and a cancelled one was never sent: both are left out, as for email.
             models.UniqueConstraint(
                 fields=["event", "endpoint"],
-                condition=Q(event__isnull=False, endpoint__isnull=False),
+                condition=Q(event__isnull=False, endpoint__isnull=False, digest__isnull=True)
+                & ~Q(status__in=[DeliveryStatus.HELD, DeliveryStatus.CANCELLED]),
                 name="delivery_once_per_event_endpoint",
             ),
             # One immediate email per event and owner (the owner's address, read at send

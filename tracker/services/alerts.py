@@ -13,7 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Exists, F, Max, OuterRef
+from django.db.models import Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 
 from tracker.alerts import queue
@@ -29,6 +29,7 @@ from tracker.models import (
     WebhookEndpoint,
 )
 from tracker.models.alerts import (
+    ENDPOINT_CHANNELS,
     TEST_EVENT_TYPE,
     Cadence,
     Channel,
@@ -50,7 +51,7 @@ _SUBSCRIPTION_FIELDS = {
     "milestone_kinds",
     "event_types",
 }
-_ENDPOINT_FIELDS = {"url", "description", "enabled"}
+_ENDPOINT_FIELDS = {"channel", "url", "description", "enabled"}
 
 
 def message_id_new() -> str:
@@ -79,9 +80,11 @@ def subscription_create(
     """Create a subscription for ``owner``; filters left empty mean "everything".
 
     An email subscription goes to the owner's own (verified) account address, as it is when
-    each email is sent; a webhook subscription names one of the owner's endpoints and is
-    always immediate. It hears only events committed after it was created, even those
-    dispatched late (after a broker outage).
+    each email is sent; a webhook subscription names one of the owner's webhook endpoints
+    and is always immediate; a Slack or Teams subscription names one of the owner's
+    endpoints of that channel, immediate or as daily or weekly digests. It hears only
+    events committed after it was created, even those dispatched late (after a broker
+    outage).
     """
     refuse_unknown_fields(data, _SUBSCRIPTION_FIELDS)
     subscription = Subscription(owner=owner)
@@ -130,19 +133,28 @@ def subscription_update(
             held = Delivery.objects.filter(
                 subscription=current, status=DeliveryStatus.HELD, digest__isnull=True
             )
-            # Once per event and address: an event the owner was already emailed about
-            # immediately (or is being) is not sent again.
-            already = Delivery.objects.filter(
-                event=OuterRef("event"),
-                owner=OuterRef("owner"),
-                channel=Channel.EMAIL,
-                digest__isnull=True,
-            ).exclude(status__in=[DeliveryStatus.HELD, DeliveryStatus.CANCELLED])
-            held.filter(Exists(already)).update(
-                status=DeliveryStatus.CANCELLED,
-                completed_at=timezone.now(),
-                cancelled_reason="Already sent immediately to the same address.",
+            # Once per event and address (email) or endpoint (chat): an event the owner was
+            # already sent immediately (or is being) is not sent again.
+            sent = Delivery.objects.filter(event=OuterRef("event"), digest__isnull=True).exclude(
+                status__in=[DeliveryStatus.HELD, DeliveryStatus.CANCELLED]
             )
+            for held_here, already, where in (
+                (
+                    held.filter(channel=Channel.EMAIL),
+                    sent.filter(owner=OuterRef("owner"), channel=Channel.EMAIL),
+                    "address",
+                ),
+                (
+                    held.filter(endpoint__isnull=False),
+                    sent.filter(endpoint=OuterRef("endpoint")),
+                    "endpoint",
+                ),
+            ):
+                held_here.filter(Exists(already)).update(
+                    status=DeliveryStatus.CANCELLED,
+                    completed_at=timezone.now(),
+                    cancelled_reason=f"Already sent immediately to the same {where}.",
+                )
             released = list(held.values_list("pk", flat=True))
             if released:
                 Delivery.objects.filter(pk__in=released).update(
@@ -202,12 +214,17 @@ def _apply_subscription_data(subscription: Subscription, data: Mapping[str, Any]
             # Mail only goes to the address on the owner's account, the one that is verified,
             # so a subscription cannot be used to send alerts to a stranger.
             errors["email"] = "Email alerts go to your account's address, " + owner_email + "."
-    elif subscription.channel == Channel.WEBHOOK:
-        if subscription.endpoint is not None and subscription.endpoint.owner_id != (
-            subscription.owner_id
-        ):
+    elif subscription.channel in ENDPOINT_CHANNELS:
+        endpoint = subscription.endpoint
+        if endpoint is not None and endpoint.owner_id != subscription.owner_id:
             errors["endpoint"] = "No such webhook endpoint."
-        if subscription.cadence != Cadence.IMMEDIATE:
+        elif endpoint is not None and endpoint.channel != subscription.channel:
+            errors["endpoint"] = (
+                f"This is a {endpoint.get_channel_display()} endpoint; a "
+                f"{subscription.get_channel_display()} subscription needs one of your "
+                f"{subscription.get_channel_display()} endpoints."
+            )
+        if subscription.channel == Channel.WEBHOOK and subscription.cadence != Cadence.IMMEDIATE:
             errors["cadence"] = "Webhook subscriptions are always immediate."
     if errors:
         raise ValidationError(errors)
@@ -233,8 +250,10 @@ def _choice_list(name: str, value: Any, errors: dict) -> list[str]:
 def endpoint_create(*, owner, data: Mapping[str, Any]) -> WebhookEndpoint:
     """Create an endpoint with a fresh signing secret (``.secret``, to be shown once).
 
-    A URL whose scheme or literal IP address the SSRF guard refuses is rejected here; a host
-    name is only checked when it is connected to, since its DNS answer can change.
+    ``channel`` is "webhook" (the default), "slack" or "teams"; a chat endpoint's URL must
+    have that service's own shape (tracker.validators.chat_url_problem). A URL whose scheme
+    or literal IP address the SSRF guard refuses is rejected here; a host name is only
+    checked when it is connected to, since its DNS answer can change.
     """
     refuse_unknown_fields(data, _ENDPOINT_FIELDS)
     endpoint = WebhookEndpoint(owner=owner, secret=secret_generate())
@@ -252,7 +271,8 @@ def endpoint_create(*, owner, data: Mapping[str, Any]) -> WebhookEndpoint:
 def endpoint_update(
     *, endpoint: WebhookEndpoint, data: Mapping[str, Any], expected_version: int | None = None
 ) -> WebhookEndpoint:
-    """Change an endpoint's URL, description or enabled flag.
+    """Change an endpoint's URL, description or enabled flag (its channel is fixed: its
+    subscriptions and deliveries are of that channel).
 
     Re-enabling clears why it was disabled and its failure streak; disabling it cancels the
     deliveries still waiting to go to it.
@@ -266,6 +286,10 @@ def endpoint_update(
             label="webhook endpoint",
         )
         was_enabled = current.enabled
+        if "channel" in data and data["channel"] != current.channel:
+            raise ValidationError(
+                {"channel": "An endpoint's channel cannot change; add a new endpoint instead."}
+            )
         for name, value in data.items():
             setattr(current, name, value)
         if current.enabled and not was_enabled:
@@ -313,7 +337,7 @@ def endpoint_rotate_secret(*, endpoint: WebhookEndpoint) -> WebhookEndpoint:
 
 def endpoint_send_test(*, endpoint: WebhookEndpoint) -> Delivery:
     """Send a ``webhook.test`` message to the endpoint through the normal pipeline (signed,
-    retried and logged like any delivery)."""
+    or in the chat's format, retried and logged like any delivery)."""
     if not endpoint.enabled:
         raise ValidationError("This endpoint is disabled; enable it before sending a test.")
     if not endpoint.owner.is_active:
@@ -321,7 +345,7 @@ def endpoint_send_test(*, endpoint: WebhookEndpoint) -> Delivery:
     with transaction.atomic():
         delivery = Delivery.objects.create(
             owner_id=endpoint.owner_id,
-            channel=Channel.WEBHOOK,
+            channel=endpoint.channel,
             endpoint=endpoint,
             event_type=TEST_EVENT_TYPE,
             message_id=message_id_new(),
@@ -353,7 +377,9 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
         if not current.owner.is_active:
             raise ValidationError("Its owner is deactivated.")
         if current.status == DeliveryStatus.CANCELLED and _sent_otherwise(current):
-            raise ValidationError("This change went to the same address by another delivery.")
+            raise ValidationError(
+                "This change went to the same address or endpoint by another delivery."
+            )
         current.status = DeliveryStatus.PENDING
         current.attempt_count = 0
         current.next_attempt_at = timezone.now()
@@ -409,18 +435,16 @@ def deliveries_cancel_for_owner(*, owner) -> int:
 
 
 def _sent_otherwise(delivery: Delivery) -> bool:
-    # A cancelled immediate email may have been replaced by one released from a digest
-    # (subscription_update): once per event and address.
+    # A cancelled immediate email or chat message may have been replaced by one released
+    # from a digest (subscription_update): once per event and address or endpoint.
+    if delivery.event_id is None or delivery.digest_id is not None:
+        return False
+    if delivery.channel == Channel.EMAIL:
+        same = Q(owner_id=delivery.owner_id, channel=Channel.EMAIL)
+    else:
+        same = Q(endpoint_id=delivery.endpoint_id)
     return (
-        delivery.channel == Channel.EMAIL
-        and delivery.event_id is not None
-        and delivery.digest_id is None
-        and Delivery.objects.filter(
-            event_id=delivery.event_id,
-            owner_id=delivery.owner_id,
-            channel=Channel.EMAIL,
-            digest__isnull=True,
-        )
+        Delivery.objects.filter(same, event_id=delivery.event_id, digest__isnull=True)
         .exclude(pk=delivery.pk)
         .exclude(status__in=[DeliveryStatus.HELD, DeliveryStatus.CANCELLED])
         .exists()

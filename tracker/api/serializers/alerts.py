@@ -1,6 +1,6 @@
 """The caller's own alerts: subscriptions, webhook endpoints, deliveries and their attempts."""
 
-from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema_field, extend_schema_serializer
 from rest_framework import serializers
 
 from tracker.models import (
@@ -44,7 +44,12 @@ class _OwnEndpointField(serializers.PrimaryKeyRelatedField):
                 "endpoint": 7,
             },
             request_only=True,
-        )
+        ),
+        OpenApiExample(
+            "Daily Slack digest of one process",
+            value={"processes": [3], "channel": "slack", "endpoint": 8, "cadence": "daily"},
+            request_only=True,
+        ),
     ]
 )
 class SubscriptionSerializer(serializers.ModelSerializer):
@@ -74,7 +79,8 @@ class SubscriptionSerializer(serializers.ModelSerializer):
     endpoint = _OwnEndpointField(
         required=False,
         allow_null=True,
-        help_text="One of your webhook endpoints (for the webhook channel).",
+        help_text="For the webhook, slack and teams channels: one of your endpoints, of the "
+        "same channel as the subscription.",
     )
     email = _OwnerAddressField(
         required=False,
@@ -111,13 +117,28 @@ class SubscriptionSerializer(serializers.ModelSerializer):
         }
 
 
+@extend_schema_serializer(
+    examples=[
+        OpenApiExample(
+            "A Slack incoming webhook",
+            value={
+                "channel": "slack",
+                "url": "https://hooks.slack.com/services/T0123ABCD/B0456EFGH/abcdefghijklmnop",
+                "description": "#regulatory",
+            },
+            request_only=True,
+        ),
+    ]
+)
 class WebhookEndpointSerializer(serializers.ModelSerializer):
-    """A URL that receives signed webhooks (Standard Webhooks)."""
+    """A URL that receives your alerts: signed webhooks (Standard Webhooks), or chat messages
+    for a Slack or Microsoft Teams incoming webhook."""
 
     class Meta:
         model = WebhookEndpoint
         fields = [
             "id",
+            "channel",
             "url",
             "description",
             "enabled",
@@ -129,6 +150,13 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
             "created_at",
             "updated_at",
         ]
+        extra_kwargs = {
+            "channel": {
+                "help_text": "webhook (signed Standard Webhooks), slack (a Slack incoming-webhook "
+                "URL, https://hooks.slack.com/services/...) or teams (a Teams incoming-webhook or "
+                "Power Automate workflow URL). Fixed once created."
+            }
+        }
         read_only_fields = [
             "disabled_reason",
             "disabled_at",
@@ -143,9 +171,9 @@ class WebhookEndpointSerializer(serializers.ModelSerializer):
 class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
     """The endpoint with its signing secret: only in the answers to create and rotate."""
 
-    secret = serializers.CharField(
-        read_only=True,
-        help_text="The signing secret (whsec_...). Shown only now: store it.",
+    secret = serializers.SerializerMethodField(
+        help_text="The signing secret (whsec_...). Shown only now: store it. Null for Slack "
+        "and Teams endpoints: the chat services verify no signature.",
     )
     previous_secret_expires_at = serializers.DateTimeField(
         read_only=True,
@@ -155,6 +183,10 @@ class WebhookEndpointWithSecretSerializer(WebhookEndpointSerializer):
 
     class Meta(WebhookEndpointSerializer.Meta):
         fields = [*WebhookEndpointSerializer.Meta.fields, "secret", "previous_secret_expires_at"]
+
+    @extend_schema_field(serializers.CharField(allow_null=True))
+    def get_secret(self, endpoint: WebhookEndpoint) -> str | None:
+        return endpoint.secret if endpoint.channel == Channel.WEBHOOK else None
 
 
 class DeliveryAttemptSerializer(serializers.ModelSerializer):

@@ -44,7 +44,8 @@ def _schema_placeholder(view) -> bool:
     create=extend_schema(
         summary="Subscribe",
         description="Email goes to your account's address (daily or weekly digests "
-        "allowed); webhooks go to one of your endpoints, immediately.",
+        "allowed); webhooks go to one of your webhook endpoints, immediately; Slack and Teams "
+        "messages go to one of your endpoints of that channel (digests allowed).",
     ),
     update=extend_schema(summary="Replace a subscription", description=_OWNER_NOTE),
     partial_update=extend_schema(summary="Change a subscription", description=_OWNER_NOTE),
@@ -85,7 +86,9 @@ class SubscriptionViewSet(ServiceViewSet):
     retrieve=extend_schema(summary="Get a webhook endpoint", description=_OWNER_NOTE),
     create=extend_schema(
         summary="Add a webhook endpoint",
-        description="The answer includes the signing secret: it is shown only this once.",
+        description="The answer includes the signing secret: it is shown only this once. "
+        "For `channel` slack or teams, the URL must be that service's own incoming-webhook "
+        "(or Teams workflow) URL; anything else answers 400.",
     ),
     update=extend_schema(summary="Replace a webhook endpoint", description=_OWNER_NOTE),
     partial_update=extend_schema(
@@ -99,7 +102,7 @@ class SubscriptionViewSet(ServiceViewSet):
     ),
 )
 class WebhookEndpointViewSet(ServiceViewSet):
-    """URLs that receive your signed webhooks."""
+    """URLs that receive your signed webhooks, or your Slack and Teams messages."""
 
     serializer_class = WebhookEndpointSerializer
     filterset_class = WebhookEndpointFilter
