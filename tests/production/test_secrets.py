@@ -166,3 +166,27 @@ def test_admin_rotation_shows_the_new_secrets_once_on_their_own_page(caplog):
     for endpoint in endpoints:
         assert rotated[endpoint.pk].previous_secret == endpoint.secret
         _assert_nowhere_but_the_page(rotated[endpoint.pk].secret, response, client, caplog)
+
+
+def test_the_api_returns_a_new_secret_in_the_body_only(caplog):
+    from rest_framework.test import APIClient
+
+    from tests.api.conftest import bearer
+
+    owner = UserFactory()
+    client = APIClient()
+    with caplog.at_level(logging.DEBUG):
+        created = client.post(
+            "/api/v1/webhook-endpoints/", {"url": "https://hooks.example.com/api"},
+            format="json", **bearer(owner),
+        )  # fmt: skip
+        rotated = client.post(
+            f"/api/v1/webhook-endpoints/{created.json()['id']}/rotate-secret/", **bearer(owner)
+        )
+    assert created.status_code == 201 and rotated.status_code == 200, rotated.content
+    for response in (created, rotated):
+        secret = response.json()["secret"]
+        assert secret.startswith("whsec_")
+        assert all(secret not in morsel.value for morsel in response.cookies.values())
+        assert secret not in caplog.text
+    assert WebhookEndpoint.objects.get().secret == rotated.json()["secret"]
