@@ -19,7 +19,7 @@ __all__ = ["EncryptedTextField", "InvalidToken", "decrypt", "encrypt", "fernet",
 def _keys() -> tuple[str, ...]:
     keys = settings.FIELD_ENCRYPTION_KEY
     if isinstance(keys, str):
-        keys = [part for part in keys.split(",")]
+        keys = keys.split(",")
     keys = tuple(key.strip() for key in keys if key.strip())
     if not keys:
         raise ImproperlyConfigured("FIELD_ENCRYPTION_KEY is empty: set at least one Fernet key.")

@@ -88,6 +88,30 @@ def test_a_stale_endpoint_edit_is_refused(admin_client, owner):
     assert (endpoint.url, endpoint.description) == ("https://hooks.example.com/a", "theirs")
 
 
+def test_an_edit_from_before_the_system_disabled_the_endpoint_does_not_re_enable_it(
+    admin_client, owner
+):
+    from django.utils import timezone
+
+    from tracker.alerts.health import endpoint_disable
+
+    endpoint = endpoint_create(owner=owner, data={"url": "https://hooks.example.com/a"})
+    url = reverse("admin:tracker_webhookendpoint_change", args=[endpoint.pk])
+    admin_client.get(url)
+    endpoint_disable(endpoint_id=endpoint.pk, reason="410 Gone", now=timezone.now())
+
+    response = admin_client.post(
+        url,
+        {"url": "https://hooks.example.com/a", "description": "renamed", "enabled": "on",
+         "loaded_version": 1},
+    )  # fmt: skip
+
+    assert response.status_code == 200
+    assert "Someone else saved this webhook endpoint" in str(response.context["errors"])
+    endpoint = WebhookEndpoint.objects.get()
+    assert (endpoint.enabled, endpoint.disabled_reason) == (False, "410 Gone")
+
+
 # --- Deletes ---------------------------------------------------------------------------------
 
 
