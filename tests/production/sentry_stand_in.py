@@ -17,8 +17,13 @@ class SentryStandIn:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if self.headers.get("Content-Encoding") == "gzip":
+                encoding = self.headers.get("Content-Encoding")
+                if encoding == "gzip":
                     body = gzip.decompress(body)
+                elif encoding == "br":  # the SDK's choice when brotli is installed
+                    import brotli
+
+                    body = brotli.decompress(body)
                 stand_in._receive(body)
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")

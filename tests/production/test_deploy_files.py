@@ -2,8 +2,10 @@
 something that exists and that the image has the properties production needs."""
 
 import importlib
+import os
 import re
 import shlex
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -93,3 +95,26 @@ def test_dockerfile_is_slim_unprivileged_and_collects_static_files():
     assert '"gunicorn", "config.wsgi"' in cmd
     ignored = (ROOT / ".dockerignore").read_text().split()
     assert {".git", ".venv", "var", ".env"} <= set(ignored)
+
+
+def _docker_compose_available() -> bool:
+    try:
+        return subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
+    except FileNotFoundError:
+        return False
+
+
+@pytest.mark.skipif(not _docker_compose_available(), reason="docker compose is not installed")
+def test_docker_compose_config_accepts_the_file():
+    env = {
+        **os.environ,
+        **{name: "dummy" for name in ("SECRET_KEY", "FIELD_ENCRYPTION_KEY", "POSTGRES_PASSWORD")},
+        "EMAIL_URL": "smtp://mail:25",
+        "ALLOWED_HOSTS": "tracker.example.com",
+        "SITE_URL": "https://tracker.example.com",
+    }
+    result = subprocess.run(
+        ["docker", "compose", "config", "--quiet"], cwd=ROOT, env=env, capture_output=True,
+        text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
