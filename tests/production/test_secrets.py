@@ -190,3 +190,9 @@ def test_the_api_returns_a_new_secret_in_the_body_only(caplog):
         assert all(secret not in morsel.value for morsel in response.cookies.values())
         assert secret not in caplog.text
     assert WebhookEndpoint.objects.get().secret == rotated.json()["secret"]
+
+
+def test_the_subscription_page_offers_no_popup_that_would_hide_a_new_secret(admin_client):
+    page = admin_client.get("/admin/tracker/subscription/add/").content.decode()
+    assert 'id="add_id_endpoint"' not in page
+    assert 'id="view_id_endpoint"' in page  # the widget is there, without its "add" link

@@ -98,6 +98,14 @@ class SubscriptionAdmin(ServiceAdminMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ["owner", "email_to"] if obj else []
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "endpoint":
+            # A new endpoint's secret is shown on a page of its own, which the add-another
+            # popup would close at once: endpoints are added from their own admin.
+            field.widget.can_add_related = False
+        return field
+
     @admin.display(description="Email goes to")
     def email_to(self, subscription):
         # Read when each email is sent, so a change of the owner's address is followed.
