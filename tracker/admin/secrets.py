@@ -30,6 +30,5 @@ def secret_page(
         "back_url": back_url,
     }
     response = TemplateResponse(request, "admin/tracker/secret_shown_once.html", context)
-    add_never_cache_headers(response)
-    response["Cache-Control"] += ", no-store"
+    add_never_cache_headers(response)  # no-store: not kept by the browser or a proxy
     return response
