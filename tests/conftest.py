@@ -44,6 +44,7 @@ def user(db):
 def editor(db):
     from django.contrib.auth.models import Group
 
-    editor = UserFactory(username="editor", is_staff=True)
+    # Public payloads show the full name, never the username "editor".
+    editor = UserFactory(username="editor", first_name="Eve", last_name="Editor", is_staff=True)
     editor.groups.add(Group.objects.get(name=EDITORS_GROUP))
     return editor

@@ -11,6 +11,8 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 from kombu import Exchange, Queue
 
+from config.observability import logging_config, sentry_init
+
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = BASE_DIR / "var"
 
@@ -193,6 +195,9 @@ API_THROTTLE_KEY_PREFIX = env("API_THROTTLE_KEY_PREFIX", default="tracker-api")
 API_MAX_BODY_BYTES = env.int("API_MAX_BODY_BYTES", default=256 * 1024)
 API_PAGE_SIZE = env.int("API_PAGE_SIZE", default=50)
 API_MAX_PAGE_SIZE = env.int("API_MAX_PAGE_SIZE", default=200)
+# With API_REQUIRE_IF_MATCH on, PUT, PATCH and DELETE without If-Match get 428 (RFC 6585),
+# so no client can overwrite an edit it never saw.
+API_REQUIRE_IF_MATCH = env.bool("API_REQUIRE_IF_MATCH", default=False)
 SPECTACULAR_SETTINGS = {
     "TITLE": "Milestone Tracker API",
     "DESCRIPTION": (
@@ -232,6 +237,10 @@ SPECTACULAR_SETTINGS = {
 # --- Tracker -----------------------------------------------------------------------------
 # Anonymous visitors may read the record, the pages and the feeds when this is on.
 TRACKER_PUBLIC_READ = env.bool("TRACKER_PUBLIC_READ", default=True)
+# Fernet keys (comma-separated) that encrypt webhook signing secrets at rest: the first
+# encrypts, every one decrypts (rotate with manage.py rotate_encryption_key). Each
+# environment module sets it; production requires it from the environment.
+FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
 
 # --- Alerts ------------------------------------------------------------------------------
 # Webhook HTTP: connect timeout and the total time one attempt may take (Standard Webhooks
@@ -358,9 +367,15 @@ CELERY_BEAT_SCHEDULE = {
     },
 }
 
-LOGGING = {
-    "version": 1,
-    "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-}
+# --- Logs and errors (config/observability.py) --------------------------------------------
+# LOG_FORMAT=json writes one JSON object per line, for log shippers.
+LOGGING = logging_config(
+    level=env("LOG_LEVEL", default="INFO"), log_format=env("LOG_FORMAT", default="text")
+)
+# Unhandled exceptions of the web and the workers go to Sentry when SENTRY_DSN is set.
+sentry_init(
+    dsn=env("SENTRY_DSN", default=""),
+    environment=env("SENTRY_ENVIRONMENT", default=""),
+    release=env("SENTRY_RELEASE", default=""),
+    traces_sample_rate=env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0),
+)

@@ -10,6 +10,10 @@ from .base import VAR_DIR, env
 
 DEBUG = env.bool("DEBUG", default=True)
 SECRET_KEY = env("SECRET_KEY", default="demo-only-secret-key-not-for-production")
+# Demo only: production requires its own key from the environment.
+FIELD_ENCRYPTION_KEY = env.list(
+    "FIELD_ENCRYPTION_KEY", default=["ZGVtby1vbmx5LWZpZWxkLWVuY3J5cHRpb24ta2V5LTA="]
+)
 
 VAR_DIR.mkdir(exist_ok=True)
 

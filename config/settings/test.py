@@ -6,6 +6,8 @@ from .base import env
 SECRET_KEY = "test-secret-key-not-used-anywhere-else"
 DEBUG = False
 ALLOWED_HOSTS = ["*"]
+# A fixed Fernet key for the tests (tests of rotation add their own).
+FIELD_ENCRYPTION_KEY = ["dGVzdC1vbmx5LWZpZWxkLWVuY3J5cHRpb24ta2V5LTE="]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
 STORAGES = {

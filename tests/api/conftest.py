@@ -23,7 +23,7 @@ def other_user(db):
     return UserFactory(username="other")
 
 
-def bearer(user, name="test") -> dict:
+def bearer(user, name="test", scope="write") -> dict:
     """Headers that authenticate as ``user`` with a fresh API token."""
-    _, key = api_token_create(user=user, name=name)
+    _, key = api_token_create(user=user, name=name, scope=scope)
     return {"HTTP_AUTHORIZATION": f"Bearer {key}"}

@@ -188,7 +188,7 @@ def test_an_api_write_records_the_same_event_as_the_service(client, editor):
         "milestone.updated",
     ]
     assert events_of(through_api) == events_of(through_service)
-    assert events_of(through_api)[0][2:] == (editor, "editor")
+    assert events_of(through_api)[0][2:] == (editor, "Eve Editor")
 
 
 def test_creating_and_deleting_a_process_records_events(client, editor):

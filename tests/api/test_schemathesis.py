@@ -49,7 +49,7 @@ def superuser_key(db, settings, _keep_the_test_connection):
     FilingFactory()
     IpoStepFactory()
     user = UserFactory(username="root", is_superuser=True, is_staff=True)
-    return api_token_create(user=user, name="schemathesis")[1]
+    return api_token_create(user=user, name="schemathesis", scope="write")[1]
 
 
 @pytest.mark.django_db

@@ -25,7 +25,7 @@ def event_types():
 
 
 def test_create_writes_one_created_event_with_actor_and_snapshot():
-    user = UserFactory(username="analyst")
+    user = UserFactory(username="analyst", first_name="Ada", last_name="Byron")
     process = ProcessFactory()
 
     filing = milestone_create(
@@ -36,7 +36,8 @@ def test_create_writes_one_created_event_with_actor_and_snapshot():
 
     event = Event.objects.get()
     assert event.type == EventType.MILESTONE_CREATED
-    assert (event.actor, event.actor_name) == (user, "analyst")
+    # Public payloads name the editor, not their login or address.
+    assert (event.actor, event.actor_name) == (user, "Ada Byron")
     assert (event.organization_id, event.process_id, event.milestone_id) == (
         process.organization_id,
         process.pk,

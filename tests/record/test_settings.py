@@ -30,7 +30,14 @@ _OURS = (
     "SITE_URL",
     "ALLOWED_HOSTS",
     "DEBUG",
+    "FIELD_ENCRYPTION_KEY",
+    "TRACKER_PUBLIC_READ",
+    "SECURE_HSTS_SECONDS",
+    "LOG_FORMAT",
+    "SENTRY_DSN",
 )
+# A Fernet key, as production requires one (tests only).
+FERNET_KEY = "dGVzdC1vbmx5LWZpZWxkLWVuY3J5cHRpb24ta2V5LTE="
 
 
 def load(module: str, **env) -> subprocess.CompletedProcess:
@@ -50,6 +57,7 @@ def test_production_reads_everything_from_the_environment():
         ALLOWED_HOSTS="tracker.example.com,api.example.com",
         EMAIL_URL="smtp://mailer:pw@mail.internal:2525",
         SITE_URL="https://tracker.example.com",
+        FIELD_ENCRYPTION_KEY=FERNET_KEY,
     )
     assert result.returncode == 0, result.stderr
     values = json.loads(result.stdout)
@@ -62,7 +70,9 @@ def test_production_reads_everything_from_the_environment():
     assert values["debug"] is False
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "DATABASE_URL", "EMAIL_URL", "SITE_URL"])
+@pytest.mark.parametrize(
+    "missing", ["SECRET_KEY", "DATABASE_URL", "EMAIL_URL", "SITE_URL", "FIELD_ENCRYPTION_KEY"]
+)
 def test_production_refuses_to_start_without_a_required_setting(missing):
     required = {
         "SECRET_KEY": "from-env",
@@ -70,6 +80,7 @@ def test_production_refuses_to_start_without_a_required_setting(missing):
         "ALLOWED_HOSTS": "example.com",
         "EMAIL_URL": "smtp://mail.internal:25",
         "SITE_URL": "https://tracker.example.com",
+        "FIELD_ENCRYPTION_KEY": FERNET_KEY,
     }
     del required[missing]
     result = load("production", **required)

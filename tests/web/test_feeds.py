@@ -70,7 +70,7 @@ def test_feed_entry_links_to_the_milestone_on_its_process_page(client, record):
         entry["link"]
         == f"http://testserver/processes/{record.ipo.pk}/#milestone-{record.filing.pk}"
     )
-    assert entry["author"] == "editor"
+    assert entry["author"] == "Eve Editor"
     assert entry["category"] == "milestone.date_changed"
     assert entry["updated"].startswith("2026-03-02T12:00:00")
     assert "Target date: 1 Feb 2026 → 20 Feb 2026" in entry["summary"]

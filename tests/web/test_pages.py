@@ -68,7 +68,7 @@ def test_dashboard_lists_latest_changes_from_the_event_log(client, record):
 
     changes = _section(html, "changes-heading")
     assert "Milestone date changed: S-1 filed" in changes
-    assert "by editor" in changes
+    assert "by Eve Editor" in changes
     assert "Process created: Old restructuring" in changes
     assert "by importer:test (system)" in changes
     # Newest first.
@@ -133,7 +133,7 @@ def test_process_page_shows_recent_history_with_who_when_and_what_changed(client
 
     history = _section(response.content.decode(), "history-heading")
     assert "Milestone date changed: S-1 filed" in history
-    assert "by editor" in history
+    assert "by Eve Editor" in history
     assert 'datetime="2026-03-02T12:00:00+00:00"' in history
     change = re.sub(r"<[^>]+>", " ", history)
     change = re.sub(r"\s+", " ", change)

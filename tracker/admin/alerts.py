@@ -7,11 +7,12 @@ apart from its actions (redeliver; send a test event from the endpoints' list).
 from functools import partial
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
 from django.contrib.admin.widgets import FilteredSelectMultiple
 from django.core.exceptions import ValidationError
 from django.db.models import Count
-from django.utils.html import format_html
+from django.urls import reverse
 
 from tracker.alerts.guard import url_problem
 from tracker.models import Organization, Process, Subscription, WebhookEndpoint
@@ -28,6 +29,8 @@ from tracker.services.alerts import (
     subscription_update,
 )
 
+from .forms import VersionedForm
+from .secrets import ShownSecret, secret_page
 from .service_admin import ServiceAdminMixin, adopt
 
 # The page's fields in order; the two filters are form fields, the rest the model's own.
@@ -42,10 +45,11 @@ _SUBSCRIPTION_ADMIN_FIELDS = [
     "process_filter",
     "milestone_kinds",
     "event_types",
+    "loaded_version",
 ]
 
 
-class SubscriptionForm(forms.ModelForm):
+class SubscriptionForm(VersionedForm):
     """The filters are links that outlive what they name (see SubscriptionProcess), so the
     admin edits them through plain choice fields; the service keeps links to deleted rows."""
 
@@ -66,7 +70,11 @@ class SubscriptionForm(forms.ModelForm):
 
     class Meta:
         model = Subscription
-        fields = [name for name in _SUBSCRIPTION_ADMIN_FIELDS if not name.endswith("_filter")]
+        fields = [
+            name
+            for name in _SUBSCRIPTION_ADMIN_FIELDS
+            if not name.endswith("_filter") and name != "loaded_version"
+        ]
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -90,6 +98,14 @@ class SubscriptionAdmin(ServiceAdminMixin, admin.ModelAdmin):
     def get_readonly_fields(self, request, obj=None):
         return ["owner", "email_to"] if obj else []
 
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "endpoint":
+            # A new endpoint's secret is shown on a page of its own, which the add-another
+            # popup would close at once: endpoints are added from their own admin.
+            field.widget.can_add_related = False
+        return field
+
     @admin.display(description="Email goes to")
     def email_to(self, subscription):
         # Read when each email is sent, so a change of the owner's address is followed.
@@ -100,7 +116,7 @@ class SubscriptionAdmin(ServiceAdminMixin, admin.ModelAdmin):
             name: form.cleaned_data[name]
             for name in _SUBSCRIPTION_ADMIN_FIELDS
             if name in form.cleaned_data
-            and name not in ("owner", "organization_filter", "process_filter")
+            and name not in ("owner", "organization_filter", "process_filter", "loaded_version")
         }
         organizations = form.cleaned_data.get("organization_filter", ())
         processes = form.cleaned_data.get("process_filter", ())
@@ -110,6 +126,7 @@ class SubscriptionAdmin(ServiceAdminMixin, admin.ModelAdmin):
                 data=data,
                 organizations=organizations,
                 processes=processes,
+                expected_version=form.cleaned_data.get("loaded_version"),
             )
         else:
             saved = subscription_create(
@@ -123,15 +140,11 @@ class SubscriptionAdmin(ServiceAdminMixin, admin.ModelAdmin):
     def save_related(self, request, form, formsets, change):
         pass  # the service has set the filters
 
-    def delete_model(self, request, obj):
+    def delete_checked(self, request, obj):
         subscription_delete(subscription=obj)
 
-    def delete_queryset(self, request, queryset):
-        for subscription in queryset:
-            subscription_delete(subscription=subscription)
 
-
-class WebhookEndpointForm(forms.ModelForm):
+class WebhookEndpointForm(VersionedForm):
     class Meta:
         model = WebhookEndpoint
         # The channel's URL shape (Slack, Teams) is checked by the model's clean().
@@ -176,6 +189,7 @@ class WebhookEndpointAdmin(ServiceAdminMixin, admin.ModelAdmin):
         "consecutive_failures",
         "paused_until",
         "previous_secret_expires_at",
+        "loaded_version",
     ]
     readonly_fields = [
         "disabled_reason",
@@ -194,30 +208,37 @@ class WebhookEndpointAdmin(ServiceAdminMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         data = {name: form.cleaned_data[name] for name in ("url", "description", "enabled")}
         if change:
-            saved = endpoint_update(endpoint=obj, data=data)
+            saved = endpoint_update(
+                endpoint=obj, data=data, expected_version=form.cleaned_data.get("loaded_version")
+            )
         else:
             data["channel"] = form.cleaned_data["channel"]
             saved = endpoint_create(owner=form.cleaned_data["owner"], data=data)
             if saved.channel == Channel.WEBHOOK:  # chat services verify no signature
-                self._show_secret(request, saved)
+                # Only for this request's response (response_add); never stored in clear.
+                request._new_secrets = [saved]
         adopt(obj, saved)
 
-    def delete_model(self, request, obj):
+    def response_add(self, request, obj, post_url_continue=None):
+        if not getattr(request, "_new_secrets", None):
+            return super().response_add(request, obj, post_url_continue)
+        return self._secret_page(request, request._new_secrets)
+
+    def delete_checked(self, request, obj):
         endpoint_delete(endpoint=obj)
 
-    def delete_queryset(self, request, queryset):
-        for endpoint in queryset:
-            endpoint_delete(endpoint=endpoint)
-
-    def _show_secret(self, request, endpoint):
-        self.message_user(
+    def _secret_page(self, request, endpoints):
+        return secret_page(
+            self,
             request,
-            format_html(
-                "Signing secret for {}: <code>{}</code> (shown once; copy it now).",
-                endpoint.url,
-                endpoint.secret,
-            ),
-            level=messages.WARNING,
+            title="New signing secret" if len(endpoints) == 1 else "New signing secrets",
+            secrets=[
+                ShownSecret(label=endpoint.url, value=endpoint.secret) for endpoint in endpoints
+            ],
+            note="Copy the signing secret now and give it to the receiver: it is shown only "
+            "this once. After a rotation the previous secret keeps signing for "
+            f"{settings.WEBHOOK_SECRET_GRACE_HOURS:g} hours.",
+            back_url=reverse("admin:tracker_webhookendpoint_changelist"),
         )
 
     @admin.action(description="Send a test event", permissions=["change"])
@@ -234,8 +255,8 @@ class WebhookEndpointAdmin(ServiceAdminMixin, admin.ModelAdmin):
 
     @admin.action(description="Rotate the signing secret", permissions=["change"])
     def rotate_secret(self, request, queryset):
-        for endpoint in queryset:
-            self._show_secret(request, endpoint_rotate_secret(endpoint=endpoint))
+        rotated = [endpoint_rotate_secret(endpoint=endpoint) for endpoint in queryset]
+        return self._secret_page(request, rotated)
 
 
 class DeliveryAttemptInline(admin.TabularInline):
@@ -250,6 +271,9 @@ class DeliveryAttemptInline(admin.TabularInline):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # what was sent, kept with its deliveries (pruned with them)
 
 
 @admin.register(Delivery)
@@ -338,3 +362,6 @@ class DigestAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request, obj=None):
         return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # what was sent, kept with its deliveries (pruned with them)

@@ -165,12 +165,8 @@ class OrganizationAdmin(ServiceAdminMixin, admin.ModelAdmin):
             saved = organization_create(data=_model_data(form, obj))
         adopt(obj, saved)
 
-    def delete_model(self, request, obj):
+    def delete_checked(self, request, obj):
         organization_delete(organization=obj)
-
-    def delete_queryset(self, request, queryset):
-        for organization in queryset:
-            organization_delete(organization=organization)
 
 
 class MilestoneInline(admin.TabularInline):
@@ -275,12 +271,8 @@ class ProcessAdmin(ServiceAdminMixin, admin.ModelAdmin):
                 perms_needed.add(Milestone._meta.verbose_name)
         return to_delete, model_count, perms_needed, protected
 
-    def delete_model(self, request, obj):
+    def delete_checked(self, request, obj):
         process_delete(actor=request.user, process=obj)
-
-    def delete_queryset(self, request, queryset):
-        for process in queryset:
-            process_delete(actor=request.user, process=process)
 
 
 class BaseMilestoneAdmin(ServiceAdminMixin, admin.ModelAdmin):
@@ -370,12 +362,8 @@ class BaseMilestoneAdmin(ServiceAdminMixin, admin.ModelAdmin):
         for formset in formsets:
             formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
 
-    def delete_model(self, request, obj):
+    def delete_checked(self, request, obj):
         milestone_delete(actor=request.user, milestone=obj)
-
-    def delete_queryset(self, request, queryset):
-        for milestone in queryset:
-            milestone_delete(actor=request.user, milestone=milestone)
 
 
 @admin.register(Milestone)

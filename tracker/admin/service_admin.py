@@ -1,11 +1,11 @@
 """What every admin page that saves through a service shares."""
 
-from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import models
-from django.http import HttpResponseRedirect
 
 from tracker.services.errors import ConcurrentUpdateError
+
+from .stale import StaleDeleteGuardMixin
 
 
 def adopt(target, saved) -> None:
@@ -15,9 +15,11 @@ def adopt(target, saved) -> None:
     target._state.adding = False
 
 
-class ServiceAdminMixin:
+class ServiceAdminMixin(StaleDeleteGuardMixin):
     """Turns a refusal raised by a service during save (a race the form could not see) into a
-    message on the same page instead of a server error; the transaction has rolled back."""
+    message on the same page instead of a server error; the transaction has rolled back.
+    Deletes from a stale page are refused (StaleDeleteGuardMixin); subclasses delete through
+    their service in ``delete_checked``."""
 
     # A URL typed without a scheme is taken as https (Django 6's default; 5.2 warns).
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
@@ -27,15 +29,3 @@ class ServiceAdminMixin:
             return super().changeform_view(request, object_id, form_url, extra_context)
         except (ConcurrentUpdateError, ValidationError) as error:
             return self._refused(request, error)
-
-    def delete_view(self, request, object_id, extra_context=None):
-        try:
-            return super().delete_view(request, object_id, extra_context)
-        except (ConcurrentUpdateError, ValidationError) as error:
-            return self._refused(request, error)
-
-    def _refused(self, request, error):
-        text = error.messages if isinstance(error, ValidationError) else [str(error)]
-        for line in text:
-            self.message_user(request, line, level=messages.ERROR)
-        return HttpResponseRedirect(request.get_full_path())

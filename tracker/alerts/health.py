@@ -118,8 +118,10 @@ def endpoint_disable(
 ) -> WebhookEndpoint | None:
     """Disable an endpoint (once) and cancel what waits for it; None if it already was."""
     with transaction.atomic():
+        # A new version: an owner's edit from a page loaded before must not switch the
+        # endpoint back on without seeing why it was disabled.
         changed = WebhookEndpoint.objects.filter(pk=endpoint_id, enabled=True).update(
-            enabled=False, disabled_reason=reason, disabled_at=now
+            enabled=False, disabled_reason=reason, disabled_at=now, version=F("version") + 1
         )
         if not changed:
             return None

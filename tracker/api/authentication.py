@@ -1,9 +1,22 @@
 """``Authorization: Bearer <key>`` with the hashed, revocable keys of tracker.services.tokens."""
 
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
-from rest_framework import authentication, exceptions
+from rest_framework import authentication, exceptions, permissions
 
-from tracker.services.tokens import api_token_authenticate
+from tracker.models import TokenScope
+from tracker.services.tokens import ApiTokenExpired, api_token_authenticate
+
+
+class ApiTokenExpiredError(exceptions.AuthenticationFailed):
+    default_code = "token_expired"
+
+
+class ReadOnlyTokenError(exceptions.PermissionDenied):
+    default_detail = (
+        "This API key is read-only: it cannot create, change or delete anything. "
+        "Use a key with the read-write scope."
+    )
+    default_code = "read_only_key"
 
 
 class BearerTokenAuthentication(authentication.BaseAuthentication):
@@ -23,9 +36,16 @@ class BearerTokenAuthentication(authentication.BaseAuthentication):
             raw_key = header[1].decode("ascii")
         except UnicodeDecodeError as error:
             raise exceptions.AuthenticationFailed("The API key is not valid.") from error
-        token = api_token_authenticate(raw_key=raw_key)
+        try:
+            token = api_token_authenticate(raw_key=raw_key)
+        except ApiTokenExpired as error:
+            raise ApiTokenExpiredError(str(error)) from error
         if token is None:
             raise exceptions.AuthenticationFailed("The API key is not valid or was revoked.")
+        # Checked here rather than in each view's permissions, so that no view (including
+        # ones added later with permissions of their own) lets a read-only key write.
+        if token.scope != TokenScope.WRITE and request.method not in permissions.SAFE_METHODS:
+            raise ReadOnlyTokenError()
         return token.user, token
 
     def authenticate_header(self, request):

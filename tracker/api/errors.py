@@ -21,6 +21,16 @@ class PreconditionFailed(exceptions.APIException):
     default_code = "precondition_failed"
 
 
+class PreconditionRequired(exceptions.APIException):
+    status_code = status.HTTP_428_PRECONDITION_REQUIRED
+    default_detail = (
+        "This server requires If-Match on PUT, PATCH and DELETE, so that no write overwrites "
+        "a change you have not seen. Send the ETag of your last read of the row as If-Match "
+        "(or If-Match: * to write whatever its version)."
+    )
+    default_code = "precondition_required"
+
+
 _VALIDATION_MESSAGE = "Some fields are invalid; see `fields`."
 
 

@@ -13,8 +13,9 @@ from .views.base import VersionedMixin
 
 _ERROR_CODES = (
     "Stable, machine-readable: invalid, parse_error, not_authenticated, authentication_failed, "
-    "permission_denied, not_found, method_not_allowed, not_acceptable, unsupported_media_type, "
-    "precondition_failed, request_too_large, throttled."
+    "token_expired, permission_denied, read_only_key, not_found, method_not_allowed, "
+    "not_acceptable, unsupported_media_type, precondition_failed, precondition_required, "
+    "request_too_large, throttled."
 )
 
 
@@ -96,6 +97,7 @@ _REASONS = {
     "406": "Cannot produce the requested media type.",
     "412": "If-Match does not match the current ETag; nothing changed.",
     "413": "Body too large.",
+    "428": "If-Match is missing and the server requires it (API_REQUIRE_IF_MATCH).",
     "415": "Body is not JSON.",
     "429": "Throttled; see Retry-After.",
 }
@@ -132,6 +134,8 @@ def add_error_responses(result, generator, request, public):
     for path_item in result.get("paths", {}).values():
         for method, operation in path_item.items():
             codes = _ALWAYS + (_WRITES if method in ("post", "put", "patch", "delete") else ())
+            if method in ("put", "patch", "delete"):
+                codes += ("428",)
             responses = operation.setdefault("responses", {})
             for code in codes:
                 response = responses.setdefault(code, {"description": _REASONS[code]})

@@ -14,7 +14,7 @@ from .milestones import (
 from .organizations import Organization
 from .processes import Process, ProcessKind, ProcessStatus
 from .sources import EdgarFeedState, EdgarSync, EdgarSyncStatus
-from .tokens import ApiToken
+from .tokens import ApiToken, TokenScope
 
 __all__ = [
     "AgReview",
@@ -38,5 +38,6 @@ __all__ = [
     "ProcessKind",
     "ProcessStatus",
     "Subscription",
+    "TokenScope",
     "WebhookEndpoint",
 ]

@@ -3,6 +3,7 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 
+from tracker.encryption import EncryptedTextField
 from tracker.validators import chat_url_problem, http_url_validator
 
 
@@ -36,9 +37,10 @@ class WebhookEndpoint(models.Model):
     url = models.URLField(max_length=500, validators=[http_url_validator])
     description = models.CharField(max_length=200, blank=True)
     # "whsec_" + base64 of random bytes. During a rotation's grace period the previous
-    # secret signs too, so receivers can switch without dropping messages.
-    secret = models.CharField(max_length=100, editable=False)
-    previous_secret = models.CharField(max_length=100, blank=True, editable=False)
+    # secret signs too, so receivers can switch without dropping messages. Both are
+    # encrypted at rest (FIELD_ENCRYPTION_KEY): a database dump cannot sign webhooks.
+    secret = EncryptedTextField(editable=False)
+    previous_secret = EncryptedTextField(blank=True, editable=False)
     previous_secret_expires_at = models.DateTimeField(null=True, blank=True, editable=False)
     enabled = models.BooleanField(default=True)
     disabled_reason = models.CharField(max_length=300, blank=True)

@@ -13,12 +13,20 @@ from tracker.snapshots import PAYLOAD_VERSION
 Actor = AbstractBaseUser | str
 
 
+def actor_display_name(user: AbstractBaseUser) -> str:
+    """How events name an editor in public (API, Atom feed, webhooks, email): the full name,
+    or "Editor #<id>"; never the username or the e-mail address, which are login secrets
+    half-revealed (and often the address itself)."""
+    full_name = user.get_full_name().strip() if hasattr(user, "get_full_name") else ""
+    return full_name or f"Editor #{user.pk}"
+
+
 def actor_fields(actor: Actor) -> dict:
     if isinstance(actor, str):
         if not actor:
             raise ValueError("A system actor needs a name.")
         return {"actor": None, "actor_name": actor}
-    return {"actor": actor, "actor_name": actor.get_username()}
+    return {"actor": actor, "actor_name": actor_display_name(actor)}
 
 
 def event_record(

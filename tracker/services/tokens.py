@@ -3,9 +3,10 @@ authentication. Only the SHA-256 of a key is stored, so a leaked table does not 
 
 import hashlib
 import secrets
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -23,17 +24,43 @@ def api_key_hash(raw_key: str) -> str:
     return hashlib.sha256(raw_key.encode()).hexdigest()
 
 
-def api_token_create(*, user: AbstractBaseUser, name: str) -> tuple[ApiToken, str]:
-    """Create a named token for ``user``; returns the row and the raw key (shown once).
+class ApiTokenExpired(Exception):
+    """The key is right but its expiry date has passed."""
 
-    Raises ValidationError when the name is empty or too long.
+    def __init__(self, token: ApiToken):
+        self.token = token
+        super().__init__(
+            f"This API key expired at {token.expires_at:%Y-%m-%d %H:%M} UTC. "
+            "Create a new key (admin, API tokens)."
+        )
+
+
+def api_token_create(
+    *,
+    user: AbstractBaseUser,
+    name: str,
+    scope: str,
+    expires_at: datetime | None = None,
+) -> tuple[ApiToken, str]:
+    """Create a named token for ``user`` with ``scope`` (TokenScope: read or write) and an
+    optional expiry; returns the row and the raw key (shown once).
+
+    Raises ValidationError when the name is empty or too long, the scope unknown, or the
+    expiry already past.
     """
     name = (name or "").strip()
     raw_key = KEY_PREFIX + secrets.token_urlsafe(32)
     token = ApiToken(
-        user=user, name=name, prefix=raw_key[:_PREFIX_LENGTH], key_hash=api_key_hash(raw_key)
+        user=user,
+        name=name,
+        scope=scope,
+        expires_at=expires_at,
+        prefix=raw_key[:_PREFIX_LENGTH],
+        key_hash=api_key_hash(raw_key),
     )
     token.full_clean()
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({"expires_at": "The expiry must be in the future."})
     with transaction.atomic():
         token.save()
     return token, raw_key
@@ -49,7 +76,8 @@ def api_token_revoke(*, token: ApiToken) -> ApiToken:
 def api_token_authenticate(*, raw_key: str) -> ApiToken | None:
     """The active token for ``raw_key`` (with its user), or None; notes when it was used.
 
-    A revoked token or an inactive user's token authenticates nobody.
+    A revoked token or an inactive user's token authenticates nobody; an expired one raises
+    ApiTokenExpired, so the caller can say why.
     """
     if not raw_key.startswith(KEY_PREFIX) or len(raw_key) > 200:
         return None
@@ -61,6 +89,8 @@ def api_token_authenticate(*, raw_key: str) -> ApiToken | None:
     if token is None:
         return None
     now = timezone.now()
+    if token.is_expired(now):
+        raise ApiTokenExpired(token)
     if token.last_used_at is None or now - token.last_used_at >= _LAST_USED_PRECISION:
         # Conditional, so concurrent requests with one key write at most once per minute.
         ApiToken.objects.filter(pk=token.pk).exclude(

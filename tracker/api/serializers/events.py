@@ -9,7 +9,10 @@ from tracker.snapshots import event_payload
 
 class _ActorSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=["user", "system"])
-    name = serializers.CharField(help_text="A username, or a system source like 'scheduler'.")
+    name = serializers.CharField(
+        help_text="An editor's display name (full name, or 'Editor #<id>'), or a system "
+        "source like 'scheduler'."
+    )
 
 
 class _OrganizationSummarySerializer(serializers.Serializer):

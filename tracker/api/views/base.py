@@ -3,12 +3,13 @@ go through a service."""
 
 from collections.abc import Iterable, Mapping
 
+from django.conf import settings
 from django.db import models
 from rest_framework import exceptions, status, viewsets
 from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
-from tracker.api.errors import PreconditionFailed
+from tracker.api.errors import PreconditionFailed, PreconditionRequired
 
 
 def etag_for(obj: models.Model) -> str:
@@ -60,7 +61,18 @@ class VersionedMixin:
 
     The check here refuses a stale write early; the version is also handed to the service,
     which checks it again under a row lock, so a write racing in between still gets 412.
+    With ``API_REQUIRE_IF_MATCH`` on, a PUT, PATCH or DELETE without If-Match gets 428.
     """
+
+    def initial(self, request, *args, **kwargs):
+        # After authentication, permissions and throttling: who may not write hears that first.
+        super().initial(request, *args, **kwargs)
+        if (
+            settings.API_REQUIRE_IF_MATCH
+            and request.method in ("PUT", "PATCH", "DELETE")
+            and not request.headers.get("If-Match", "").strip()
+        ):
+            raise PreconditionRequired()
 
     def expected_version(self, obj: models.Model) -> int | None:
         header = self.request.headers.get("If-Match")
