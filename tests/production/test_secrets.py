@@ -139,7 +139,12 @@ def test_admin_shows_a_new_secret_once_on_its_own_page(caplog):
     with caplog.at_level(logging.DEBUG):
         response = client.post(
             "/admin/tracker/webhookendpoint/add/",
-            {"owner": admin.pk, "url": "https://hooks.example.com/a", "enabled": "on"},
+            {
+                "owner": admin.pk,
+                "channel": "webhook",
+                "url": "https://hooks.example.com/a",
+                "enabled": "on",
+            },
         )
 
     assert response.status_code == 200, response.content.decode()[:2000]
