@@ -408,7 +408,7 @@ def deliveries_redeliver_failed(*, endpoint: WebhookEndpoint, since: datetime.da
         failed = Delivery.objects.filter(
             endpoint=current, status=DeliveryStatus.FAILED, created_at__gte=since
         ).exclude(subscription__active=False)
-        ids = list(failed.select_for_update().values_list("pk", flat=True))
+        ids = list(failed.select_for_update(of=("self",)).values_list("pk", flat=True))
         if ids:
             Delivery.objects.filter(pk__in=ids).update(**_new_round())
             transaction.on_commit(lambda: queue.deliveries_send_enqueue(ids))

@@ -73,6 +73,12 @@ def account_page(view):
     return wrapper
 
 
+def _posted(request: HttpRequest):
+    # The form's data on a POST, even an empty one (``request.POST or None`` would show an
+    # empty submission as a fresh form, without its errors).
+    return request.POST if request.method == "POST" else None
+
+
 def _form_errors_into(form, error: ValidationError) -> None:
     # A service's refusal shown on the form: on its field where it names one.
     if hasattr(error, "error_dict"):
@@ -127,7 +133,7 @@ def _follow_target(kind: str, key) -> tuple[Organization | None, Process | None,
 def follow(request: HttpRequest, kind: str, key) -> HttpResponse:
     """GET: the follow form on a page of its own; POST: follow, back to the page."""
     organization, process, back = _follow_target(kind, key)
-    form = FollowForm(request.POST or None, owner=request.user)
+    form = FollowForm(_posted(request), owner=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             subscription_follow(
@@ -221,7 +227,7 @@ def _chosen_time_zone(user) -> str:
 @require_http_methods(["GET", "HEAD", "POST"])
 @account_page
 def alert_create(request: HttpRequest) -> HttpResponse:
-    form = SubscriptionForm(request.POST or None, owner=request.user)
+    form = SubscriptionForm(_posted(request), owner=request.user)
     if request.method == "POST" and form.is_valid():
         try:
             subscription_create(
@@ -246,7 +252,7 @@ def _owned_subscription(request: HttpRequest, pk: int) -> Subscription:
 @account_page
 def alert_edit(request: HttpRequest, pk: int) -> HttpResponse:
     subscription = _owned_subscription(request, pk)
-    form = SubscriptionForm(request.POST or None, owner=request.user, subscription=subscription)
+    form = SubscriptionForm(_posted(request), owner=request.user, subscription=subscription)
     if request.method == "POST" and form.is_valid():
         try:
             subscription_update(
@@ -332,7 +338,7 @@ def webhooks(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 @account_page
 def webhook_create(request: HttpRequest) -> HttpResponse:
-    form = EndpointForm(request.POST or None)
+    form = EndpointForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             endpoint = endpoint_create(owner=request.user, data=form.cleaned_data)
@@ -375,7 +381,7 @@ def webhook_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "description": endpoint.description,
         "enabled": endpoint.enabled,
     }
-    form = EndpointEditForm(request.POST or None, initial=initial)
+    form = EndpointEditForm(_posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
         try:
             endpoint_update(endpoint=endpoint, data=form.cleaned_data)
@@ -469,7 +475,7 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
     if found is None:
         response = render(request, "404.html", {"message": INVITATION_UNUSABLE}, status=404)
     else:
-        form = InvitationAcceptForm(request.POST or None, email=found.email)
+        form = InvitationAcceptForm(_posted(request), email=found.email)
         if request.method == "POST" and form.is_valid():
             try:
                 user = invitation_accept(
