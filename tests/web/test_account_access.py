@@ -42,7 +42,7 @@ def test_an_invitation_creates_a_subscriber_account_once(client, staff):
     page = client.get(path)
     assert page.status_code == 200
     assert "new@example.com" in page.content.decode()
-    assert page["Referrer-Policy"] == "no-referrer"
+    assert page["Referrer-Policy"] == "same-origin"
 
     response = client.post(
         path,

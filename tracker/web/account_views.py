@@ -495,7 +495,9 @@ def invitation(request: HttpRequest, token: str) -> HttpResponse:
             {"form": form, "invitation": found},
             status=400 if form.errors else 200,
         )
-    # The token is in the URL: keep it out of Referer headers and search engines.
-    response["Referrer-Policy"] = "no-referrer"
+    # The token is in the URL: keep it out of Referer headers to other sites and out of
+    # search engines. ("no-referrer" would make browsers send "Origin: null" with the form,
+    # which CSRF protection rightly refuses.)
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex"
     return response
