@@ -29,16 +29,22 @@ def signed_in(client, reader):
     return client
 
 
-def _page_urls(subscription_id: int, endpoint_id: int, delivery_id: int = 1) -> list[str]:
+def _row_pages(subscription_id: int, endpoint_id: int) -> list[str]:
+    return [
+        reverse("account_alert", args=[subscription_id]),
+        reverse("account_alert_delete", args=[subscription_id]),
+        reverse("account_webhook", args=[endpoint_id]),
+        reverse("account_webhook_edit", args=[endpoint_id]),
+    ]
+
+
+def _page_urls(subscription_id: int, endpoint_id: int) -> list[str]:
     return [
         reverse("account_alerts"),
         reverse("account_alert_create"),
-        reverse("account_alert", args=[subscription_id]),
-        reverse("account_alert_delete", args=[subscription_id]),
         reverse("account_webhooks"),
         reverse("account_webhook_create"),
-        reverse("account_webhook", args=[endpoint_id]),
-        reverse("account_webhook_edit", args=[endpoint_id]),
+        *_row_pages(subscription_id, endpoint_id),
     ]
 
 
@@ -78,11 +84,7 @@ def test_anonymous_visitors_are_sent_to_sign_in(client, stranger):
 def test_someone_elses_subscriptions_and_endpoints_are_not_found(signed_in, stranger):
     subscription, endpoint = _strangers_rows(stranger)
     secret = endpoint.secret
-    for url in _page_urls(subscription.pk, endpoint.pk)[2:]:
-        if url in (reverse("account_alert_create"), reverse("account_webhook_create")):
-            continue
-        if url == reverse("account_webhooks"):
-            continue
+    for url in _row_pages(subscription.pk, endpoint.pk):
         assert signed_in.get(url).status_code == 404, url
     for url in _action_urls(subscription.pk, endpoint.pk):
         assert signed_in.post(url).status_code == 404, url

@@ -9,12 +9,17 @@ from tracker.models import AccountProfile, Invitation
 from tracker.services.accounts import invitation_token_hash
 
 
-def account_time_zone_name(*, user) -> str:
-    """The user's chosen IANA time zone, or the site's TIME_ZONE when they chose none."""
-    chosen = (
+def account_time_zone_chosen(*, user) -> str:
+    """The IANA time zone the user chose, or "" when they chose none (the site's applies)."""
+    return (
         AccountProfile.objects.filter(user_id=user.pk).values_list("time_zone", flat=True).first()
+        or ""
     )
-    return chosen or settings.TIME_ZONE
+
+
+def account_time_zone_name(*, user) -> str:
+    """The user's time zone: the one they chose, else the site's TIME_ZONE."""
+    return account_time_zone_chosen(user=user) or settings.TIME_ZONE
 
 
 def account_time_zone(*, user) -> zoneinfo.ZoneInfo:

@@ -21,10 +21,15 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
-from tracker.models import Delivery, EventType, MilestoneKind, Organization, Process, Subscription
+from tracker.models import EventType, MilestoneKind, Organization, Process, Subscription
 from tracker.models.alerts import DeliveryStatus
 from tracker.selectors import alerts as alert_selectors
-from tracker.selectors.accounts import account_time_zone, account_time_zone_name, invitation_usable
+from tracker.selectors.accounts import (
+    account_time_zone,
+    account_time_zone_chosen,
+    account_time_zone_name,
+    invitation_usable,
+)
 from tracker.services.accounts import (
     INVITATION_UNUSABLE,
     account_time_zone_update,
@@ -212,16 +217,11 @@ def alerts(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "preview_days": PREVIEW_DAYS,
         "time_zone_form": TimeZoneForm(
-            initial={"time_zone": _chosen_time_zone(request.user)}, auto_id="tz_%s"
+            initial={"time_zone": account_time_zone_chosen(user=request.user)}, auto_id="tz_%s"
         ),
         "time_zone": account_time_zone_name(user=request.user),
     }
     return render(request, "account/alerts.html", context)
-
-
-def _chosen_time_zone(user) -> str:
-    profile = getattr(user, "tracker_profile", None)
-    return profile.time_zone if profile else ""
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -433,7 +433,7 @@ def webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
 def webhook_redeliver(request: HttpRequest, pk: int, delivery_id: int) -> HttpResponse:
     endpoint = _owned_endpoint(request, pk)
     delivery = get_object_or_404(
-        Delivery.objects.filter(owner=request.user, endpoint=endpoint), pk=delivery_id
+        alert_selectors.endpoint_deliveries(endpoint=endpoint), pk=delivery_id
     )
     try:
         delivery_redeliver(delivery=delivery)
