@@ -4,13 +4,15 @@ zone, and every form's bad input (a clear error, nothing saved)."""
 import datetime
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from tests.factories import UserFactory
 from tracker.models import AccountProfile, Event, Subscription, WebhookEndpoint
 from tracker.models.alerts import Cadence, Channel
 from tracker.selectors.alerts import subscription_match_counts, subscriptions_matching
-from tracker.services.alerts import endpoint_create, subscription_create
+from tracker.services.alerts import endpoint_create, endpoint_send_test, subscription_create
 
 
 @pytest.fixture
@@ -100,8 +102,6 @@ def test_someone_elses_subscriptions_and_endpoints_are_not_found(signed_in, stra
 def test_a_delivery_of_another_endpoint_cannot_be_redelivered_through_ones_own(
     signed_in, reader, stranger
 ):
-    from tracker.services.alerts import endpoint_send_test
-
     _, theirs = _strangers_rows(stranger)
     their_delivery = endpoint_send_test(endpoint=theirs)
     mine = endpoint_create(owner=reader, data={"url": "https://hooks.example.com/mine"})
@@ -337,3 +337,32 @@ def test_staff_keep_the_admin_and_its_link(client, editor):
     client.force_login(editor)
     assert client.get("/admin/").status_code == 200
     assert 'href="/admin/">Edit</a>' in client.get("/").content.decode()
+
+
+def _queries(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def test_my_alerts_costs_the_same_queries_for_one_subscription_or_many(signed_in, reader, record):
+    endpoint = endpoint_create(owner=reader, data={"url": "https://hooks.example.com/q"})
+    subscription_create(owner=reader, data={"channel": "email"}, processes=[record.ipo])
+    one = _queries(signed_in, reverse("account_alerts"))
+    for _ in range(4):
+        subscription_create(
+            owner=reader,
+            data={"channel": "webhook", "endpoint": endpoint},
+            organizations=[record.acme, record.other],
+            processes=[record.ipo, record.other_review],
+        )
+    assert _queries(signed_in, reverse("account_alerts")) == one
+
+
+def test_an_endpoints_log_costs_the_same_queries_for_one_delivery_or_many(signed_in, reader):
+    endpoint = endpoint_create(owner=reader, data={"url": "https://hooks.example.com/q"})
+    endpoint_send_test(endpoint=endpoint)
+    one = _queries(signed_in, reverse("account_webhook", args=[endpoint.pk]))
+    for _ in range(5):
+        endpoint_send_test(endpoint=endpoint)
+    assert _queries(signed_in, reverse("account_webhook", args=[endpoint.pk])) == one
