@@ -291,6 +291,19 @@ def test_invitation_password_pages_in_a_browser(live_server, browser, subscriber
     page.get_by_role("button", name="Create my account").click()
     page.wait_for_url(f"{base}/account/alerts/")
     assert page.get_by_text("Welcome!").is_visible()
+
+    # Following works from the keyboard alone: arrow keys pick how, Tab reaches the button.
+    process = ProcessFactory(title="Keyboard process")
+    page.goto(f"{base}/processes/{process.pk}/")
+    page.get_by_label("Email, immediately").focus()
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("Tab")  # the "Only some kinds of change" disclosure
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.textContent") == "Follow"
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    following = Subscription.objects.get(owner__username="invitee")
+    assert (following.cadence, list(following.processes.all())) == ("daily", [process])
     page.goto(f"{base}/account/password_change/")
     _snap(page, "password-change")
     page.get_by_role("button", name="Sign out").click()

@@ -13,6 +13,7 @@ from tracker.models import AccountProfile, Event, Subscription, WebhookEndpoint
 from tracker.models.alerts import Cadence, Channel
 from tracker.selectors.alerts import subscription_match_counts, subscriptions_matching
 from tracker.services.alerts import endpoint_create, endpoint_send_test, subscription_create
+from tracker.services.processes import process_delete
 
 
 @pytest.fixture
@@ -366,3 +367,11 @@ def test_an_endpoints_log_costs_the_same_queries_for_one_delivery_or_many(signed
     for _ in range(5):
         endpoint_send_test(endpoint=endpoint)
     assert _queries(signed_in, reverse("account_webhook", args=[endpoint.pk])) == one
+
+
+def test_a_filter_on_a_deleted_process_is_not_shown_as_every_process(signed_in, reader, record):
+    subscription_create(owner=reader, data={"channel": "email"}, processes=[record.other_review])
+    process_delete(actor="importer:test", process=record.other_review)
+    html = signed_in.get(reverse("account_alerts")).content.decode()
+    assert "Processes: a deleted one" in html
+    assert "every process" not in html

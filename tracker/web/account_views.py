@@ -175,6 +175,12 @@ def _scope_words(subscription: Subscription) -> list[str]:
     """The subscription's filters in words, from the prefetched rows."""
     organizations = sorted(o.name for o in subscription.organizations.all())
     processes = sorted(str(p) for p in subscription.processes.all())
+    # A link outlives what it names: a filter on a deleted row is not "every".
+    deleted = "a deleted one"
+    if len(subscription.organization_links.all()) > len(organizations):
+        organizations.append(deleted)
+    if len(subscription.process_links.all()) > len(processes):
+        processes.append(deleted)
     kinds = [str(k.label) for k in MilestoneKind if k in subscription.milestone_kinds]
     types = [str(t.label) for t in EventType if t in subscription.event_types]
     return [
@@ -198,7 +204,7 @@ def alerts(request: HttpRequest) -> HttpResponse:
     subscriptions = list(
         alert_selectors.subscription_list(owner=request.user)
         .select_related("endpoint")
-        .prefetch_related("processes__organization")
+        .prefetch_related("processes__organization", "organization_links", "process_links")
         .order_by("id")
     )
     since = timezone.now() - datetime.timedelta(days=PREVIEW_DAYS)
