@@ -157,8 +157,10 @@ def subscriptions_following(
     filter) or exactly this process: what "Follow" on its page made."""
     organization_links = Count("organization_links", distinct=True)
     process_links = Count("process_links", distinct=True)
-    rows = subscription_list(owner=owner).annotate(
-        n_organizations=organization_links, n_processes=process_links
+    rows = (
+        subscription_list(owner=owner)
+        .select_related("endpoint")
+        .annotate(n_organizations=organization_links, n_processes=process_links)
     )
     if process is not None:
         return rows.filter(n_organizations=0, n_processes=1, process_links__process=process)

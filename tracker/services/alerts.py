@@ -197,9 +197,8 @@ def subscription_unfollow(*, subscriptions: Iterable[Subscription]) -> int:
     """Delete the given follows (``subscriptions_following``'s answer) in one transaction;
     returns how many."""
     with transaction.atomic():
-        ids = [s.pk for s in subscriptions]
-        deleted, _ = Subscription.objects.filter(pk__in=ids).delete()
-    return len(ids) if deleted else 0
+        _, deleted = Subscription.objects.filter(pk__in=[s.pk for s in subscriptions]).delete()
+    return deleted.get(Subscription._meta.label, 0)
 
 
 def _apply_subscription_data(subscription: Subscription, data: Mapping[str, Any]) -> None:
