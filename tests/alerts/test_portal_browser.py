@@ -274,6 +274,17 @@ def test_a_webhook_endpoint_from_the_portal_test_send_log_and_redeliver(
     page.get_by_role("link", name=receiver.url("/portal")).click()
     page.get_by_role("link", name="Edit, enable or disable").click()
     _snap(page, "webhook-edit")
+
+    # On a phone nothing is wider than the screen (the log scrolls inside its box).
+    phone = browser.new_page(viewport={"width": 390, "height": 844})
+    phone.context.add_cookies(page.context.cookies())
+    for name, path in [
+        ("alerts-phone", "/account/alerts/"),
+        ("webhook-detail-phone", f"/account/webhooks/{delivery.endpoint_id}/"),
+    ]:
+        phone.goto(base + path)
+        assert phone.evaluate("document.documentElement.scrollWidth") <= 390, path
+        phone.screenshot(path=ARTIFACTS / f"account-{name}.png")
     assert problems == []
 
 

@@ -375,3 +375,20 @@ def test_a_filter_on_a_deleted_process_is_not_shown_as_every_process(signed_in, 
     html = signed_in.get(reverse("account_alerts")).content.decode()
     assert "Processes: a deleted one" in html
     assert "every process" not in html
+
+
+def test_follow_pages_need_sign_in_and_an_existing_target(client, reader, record):
+    follow = reverse("account_follow_process", args=[record.ipo.pk])
+    unfollow = reverse("account_unfollow_organization", args=["acme"])
+    assert client.get(follow)["Location"] == f"/account/login/?next={follow}"
+    assert client.post(follow, {"how": "email:daily"})["Location"].startswith("/account/login/")
+    assert client.post(unfollow)["Location"].startswith("/account/login/")
+    assert not Subscription.objects.exists()
+
+    client.force_login(reader)
+    page = client.get(follow)  # the form on a page of its own, for a direct link
+    assert page.status_code == 200 and "Follow Acme Labs: Acme IPO" in page.content.decode()
+    assert client.get(reverse("account_follow_process", args=[999999])).status_code == 404
+    missing = reverse("account_follow_organization", args=["nobody"])
+    assert client.post(missing, {"how": "email:daily"}).status_code == 404
+    assert not Subscription.objects.exists()
