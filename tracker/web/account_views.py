@@ -1,9 +1,10 @@
 """Subscribers' own pages: follow from a page, "My alerts", "My webhooks" (a portal like
 Svix's) and accepting an invitation.
 
-Every page needs a signed-in user and shows only their own rows: someone else's
-subscription, endpoint or delivery is not found (404), as in the API. Every action is a
-plain form POST (no JavaScript needed) that calls one service, then redirects.
+Every page but the invitation needs a signed-in user and shows only their own rows:
+someone else's subscription, endpoint or delivery is not found (404), as in the API. Every
+action is a plain form POST (no JavaScript needed) that calls one service, then redirects;
+except that a new signing secret is answered on a page of its own, the only time it shows.
 """
 
 import datetime
@@ -285,8 +286,13 @@ def _subscription_page(request, form, subscription) -> HttpResponse:
 def alert_pause(request: HttpRequest, pk: int) -> HttpResponse:
     """Pause an active subscription, or resume a paused one."""
     subscription = _owned_subscription(request, pk)
-    subscription_update(subscription=subscription, data={"active": not subscription.active})
-    messages.success(request, f"{subscription} {'paused' if subscription.active else 'resumed'}.")
+    try:
+        subscription_update(subscription=subscription, data={"active": not subscription.active})
+    except ValidationError as error:
+        messages.error(request, f"{subscription}: {' '.join(error.messages)}")
+    else:
+        state = "paused" if subscription.active else "resumed"
+        messages.success(request, f"{subscription} {state}.")
     return redirect("account_alerts")
 
 
