@@ -19,7 +19,8 @@ from tracker.services.milestones import milestone_update
 
 pytestmark = pytest.mark.django_db
 
-TOKYO = zoneinfo.ZoneInfo("Asia/Tokyo")
+ZONE_NAME = "Asia/Tokyo"
+TOKYO = zoneinfo.ZoneInfo(ZONE_NAME)
 UTC = datetime.UTC
 
 
@@ -109,3 +110,16 @@ def test_digest_period_in_a_zone():
         datetime.datetime(2026, 3, 2, tzinfo=TOKYO),
         datetime.datetime(2026, 3, 3, tzinfo=TOKYO),
     )
+
+
+def test_an_immediate_email_shows_times_in_the_subscribers_zone(settings):
+    settings.TIME_ZONE = "UTC"
+    user = UserFactory(username="tokyo", email="tokyo@example.com")
+    account_time_zone_update(user=user, time_zone=ZONE_NAME)
+    subscription_create(owner=user, data={"channel": "email"})
+    _change_at(datetime.datetime(2026, 3, 2, 16, 30, tzinfo=UTC), MilestoneFactory())
+
+    [message] = mail.outbox
+    assert "2026-03-03 01:30 JST" in message.body
+    assert "01:30 JST" in message.alternatives[0][0]
+    assert "UTC" not in message.body
