@@ -56,8 +56,10 @@ def reminders_scan() -> int:
 
 @shared_task
 def digests_build(cadence: str) -> int:
-    """Build the last period's digests for ``cadence`` ("daily" or "weekly") and send them."""
-    digest_ids = digests.digests_build(cadence=cadence)
+    """Build and send the last period's digests for ``cadence`` ("daily" or "weekly") of
+    the subscribers for whom it is now the digest hour in their own time zone (beat runs
+    this hourly)."""
+    digest_ids = digests.digests_build(cadence=cadence, at_digest_hour=True)
     for digest_id in digest_ids:
         digests.digest_send(digest_id=digest_id)
     return len(digest_ids)

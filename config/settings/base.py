@@ -95,7 +95,8 @@ STORAGES = {
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 
-LOGIN_URL = "admin:login"
+# Subscribers and editors sign in on the site's own page (tracker/web/account_urls.py).
+LOGIN_URL = "login"
 
 # --- Email -------------------------------------------------------------------------------
 # EMAIL_URL, e.g. smtp://user:pass@mail.example.com:587/?tls=True or consolemail://
@@ -242,6 +243,12 @@ TRACKER_PUBLIC_READ = env.bool("TRACKER_PUBLIC_READ", default=True)
 # environment module sets it; production requires it from the environment.
 FIELD_ENCRYPTION_KEY = env.list("FIELD_ENCRYPTION_KEY", default=[])
 
+# --- Subscribers' accounts (tracker/web/account_views.py) ---------------------------------
+LOGIN_REDIRECT_URL = "account_alerts"
+LOGOUT_REDIRECT_URL = "web_dashboard"
+# How long an invitation link works.
+ACCOUNTS_INVITATION_DAYS = env.int("ACCOUNTS_INVITATION_DAYS", default=7)
+
 # --- Alerts ------------------------------------------------------------------------------
 # Webhook HTTP: connect timeout and the total time one attempt may take (Standard Webhooks
 # receivers should answer fast; a slow one counts as a failure and is retried).
@@ -291,7 +298,8 @@ ALERTS_SWEEP_REQUEUE_GRACE = env.float("ALERTS_SWEEP_REQUEUE_GRACE", default=30.
 ALERTS_SWEEP_INTERVAL = env.float("ALERTS_SWEEP_INTERVAL", default=5.0)
 # Reminders: days before a target date that "deadline approaching" fires.
 ALERTS_REMINDER_DAYS = env.list("ALERTS_REMINDER_DAYS", cast=int, default=[7, 1])
-# Digests go out at this local hour; weekly ones on this weekday (0 = Monday).
+# Digests go out at this hour of each subscriber's own time zone (the site's TIME_ZONE for
+# those who chose none); weekly ones on this weekday (0 = Monday).
 ALERTS_DIGEST_HOUR = env.int("ALERTS_DIGEST_HOUR", default=7)
 ALERTS_DIGEST_WEEKDAY = env.int("ALERTS_DIGEST_WEEKDAY", default=0)
 # Delivery attempts older than this are pruned.
@@ -349,17 +357,19 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=5),
         "options": {"expires": 3600},
     },
+    # Hourly: each subscriber's digest is built when it is ALERTS_DIGEST_HOUR (on
+    # ALERTS_DIGEST_WEEKDAY for weekly ones) in their own time zone.
     "alerts-daily-digests": {
         "task": "tracker.tasks.digests_build",
-        "schedule": crontab(hour=ALERTS_DIGEST_HOUR, minute=0),
+        "schedule": crontab(minute=0),
         "args": ("daily",),
+        "options": {"expires": 3600},
     },
     "alerts-weekly-digests": {
         "task": "tracker.tasks.digests_build",
-        "schedule": crontab(
-            hour=ALERTS_DIGEST_HOUR, minute=0, day_of_week=(ALERTS_DIGEST_WEEKDAY + 1) % 7
-        ),
+        "schedule": crontab(minute=0),
         "args": ("weekly",),
+        "options": {"expires": 3600},
     },
     "alerts-prune-attempts": {
         "task": "tracker.tasks.attempts_prune",

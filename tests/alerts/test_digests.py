@@ -97,9 +97,15 @@ def test_todays_changes_wait_for_tomorrows_digest(daily):
     assert Delivery.objects.get().status == DeliveryStatus.HELD
 
 
-def test_the_digest_task_builds_and_sends(daily, time_machine):
+def test_the_digest_task_builds_and_sends_at_the_digest_hour(daily, time_machine, settings):
     _change(MilestoneFactory(), status="delayed")
-    time_machine.move_to(_tomorrow(), tick=True)
+    at_hour = timezone.localtime(_tomorrow()).replace(
+        hour=settings.ALERTS_DIGEST_HOUR, minute=0, second=5
+    )
+    # Beat runs the task hourly: an hour before the digest hour it builds nothing.
+    time_machine.move_to(at_hour - datetime.timedelta(hours=1), tick=False)
+    assert tasks.digests_build("daily") == 0
+    time_machine.move_to(at_hour, tick=True)
     assert tasks.digests_build("daily") == 1
     assert tasks.digests_build("daily") == 0
     assert len(mail.outbox) == 1

@@ -32,7 +32,7 @@ def test_pages_and_feeds_send_anonymous_visitors_to_log_in_when_not_public(
     for url in _urls(record):
         response = client.get(url)
         assert response.status_code == 302, url
-        assert response["Location"].startswith("/admin/login/?next=")
+        assert response["Location"].startswith("/account/login/?next=")
         # Nothing of the record leaks into the redirect.
         assert b"Acme" not in response.content
 
@@ -51,7 +51,7 @@ def test_login_redirect_keeps_the_query_string(client, record, settings):
     response = client.get(reverse("web_events_feed") + "?organization=acme&type=process.created")
 
     assert response["Location"] == (
-        "/admin/login/?next=/feeds/events.atom%3Forganization%3Dacme%26type%3Dprocess.created"
+        "/account/login/?next=/feeds/events.atom%3Forganization%3Dacme%26type%3Dprocess.created"
     )
 
 

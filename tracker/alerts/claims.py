@@ -64,7 +64,7 @@ def deliveries_claim(
         return DeliveryClaim(deferred=deferred)
     rows = list(
         Delivery.objects.filter(pk__in=claimed_ids).select_related(
-            "endpoint", "subscription", "owner"
+            "endpoint", "subscription", "owner", "owner__tracker_profile"
         )
     )
     reasons = {d.pk: reason for d in rows if (reason := _unwanted_because(d))}
@@ -193,5 +193,8 @@ def digest_claim(*, digest_id: int, now: datetime.datetime) -> Digest | None:
     if claimed != 1:
         return None
     return Digest.objects.select_related(
-        "subscription", "subscription__owner", "subscription__endpoint"
+        "subscription",
+        "subscription__owner",
+        "subscription__owner__tracker_profile",
+        "subscription__endpoint",
     ).get(pk=digest_id)

@@ -2,10 +2,11 @@
 period, grouped by process."""
 
 import datetime
+import zoneinfo
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from tracker.models import Subscription
@@ -15,11 +16,13 @@ from . import chat, claims, messages, recording, sending, transports
 
 
 def digest_period(
-    cadence: str, now: datetime.datetime
+    cadence: str, now: datetime.datetime, zone: datetime.tzinfo | None = None
 ) -> tuple[datetime.datetime, datetime.datetime]:
     """The last complete period before ``now``: yesterday, or the last week ending on
-    ``ALERTS_DIGEST_WEEKDAY`` (the day the weekly digest goes out), in the site's time zone."""
-    today = timezone.localtime(now).date()
+    ``ALERTS_DIGEST_WEEKDAY`` (the day the weekly digest goes out), in ``zone`` (the
+    subscriber's; the site's time zone when None)."""
+    zone = zone or timezone.get_default_timezone()
+    today = timezone.localtime(now, zone).date()
     if cadence == Cadence.DAILY:
         start_day, length = today - datetime.timedelta(days=1), 1
     elif cadence == Cadence.WEEKLY:
@@ -28,47 +31,76 @@ def digest_period(
         start_day, length = end_day - datetime.timedelta(days=7), 7
     else:
         raise ValueError(f"No digest for cadence {cadence!r}.")
-    start = timezone.make_aware(datetime.datetime.combine(start_day, datetime.time.min))
+    start = timezone.make_aware(datetime.datetime.combine(start_day, datetime.time.min), zone)
+    # Wall-clock arithmetic on an aware datetime: the end is local midnight across a DST
+    # change too.
     return start, start + datetime.timedelta(days=length)
 
 
-def digests_build(*, cadence: str, now: datetime.datetime | None = None) -> list[int]:
-    """Create the digests of the last complete period and return their ids.
+def digest_due(cadence: str, now: datetime.datetime, zone: datetime.tzinfo) -> bool:
+    """Whether ``now`` is the hour a digest of ``cadence`` goes out in ``zone``:
+    ``ALERTS_DIGEST_HOUR``, and for weekly digests on ``ALERTS_DIGEST_WEEKDAY``."""
+    local = timezone.localtime(now, zone)
+    return local.hour == settings.ALERTS_DIGEST_HOUR and (
+        cadence == Cadence.DAILY or local.weekday() == settings.ALERTS_DIGEST_WEEKDAY
+    )
 
-    Each takes the subscription's held deliveries created before the period's end (a late
-    one from an earlier period joins the next digest). A subscription with nothing held
-    gets no digest. Safe to run twice: the digest is unique per subscription, cadence and
-    period, so the second run creates nothing.
+
+def digests_build(
+    *, cadence: str, now: datetime.datetime | None = None, at_digest_hour: bool = False
+) -> list[int]:
+    """Create the digests of the last complete period, in each subscriber's own time zone,
+    and return their ids.
+
+    With ``at_digest_hour`` (the hourly beat task), only subscribers for whom it is now the
+    digest hour get theirs; a beat missed meanwhile loses nothing, as the held deliveries
+    join the next period's digest. Each digest takes the subscription's held deliveries
+    created before the period's end (a late one from an earlier period joins the next
+    digest). A subscription with nothing held gets no digest. Safe to run twice: the digest
+    is unique per subscription, cadence and period, so the second run creates nothing.
     """
     now = now or timezone.now()
-    start, end = digest_period(cadence, now)
-    held = Delivery.objects.filter(
-        subscription=OuterRef("pk"),
-        status=DeliveryStatus.HELD,
-        digest__isnull=True,
-        created_at__lt=end,
-    )
-    subscriptions = Subscription.objects.filter(
-        cadence=cadence, active=True, owner__is_active=True
-    ).filter(Exists(held))
+    candidates = Subscription.objects.filter(cadence=cadence, active=True, owner__is_active=True)
+    # Subscribers grouped by effective zone: no profile or a blank zone is the site's.
+    by_zone: dict[str, Q] = {}
+    chosen = candidates.values_list("owner__tracker_profile__time_zone", flat=True).distinct()
+    for raw in chosen:
+        name = raw or settings.TIME_ZONE
+        match = (
+            Q(owner__tracker_profile__time_zone=raw)
+            if raw
+            else Q(owner__tracker_profile__isnull=True) | Q(owner__tracker_profile__time_zone="")
+        )
+        by_zone[name] = by_zone[name] | match if name in by_zone else match
     created_ids = []
-    for subscription in subscriptions:
-        with transaction.atomic():
-            digest, created = Digest.objects.get_or_create(
-                subscription=subscription,
-                cadence=cadence,
-                period_start=start,
-                defaults={"period_end": end, "next_attempt_at": timezone.now()},
-            )
-            if not created:
-                continue
-            Delivery.objects.filter(
-                subscription=subscription,
-                status=DeliveryStatus.HELD,
-                digest__isnull=True,
-                created_at__lt=end,
-            ).update(digest=digest)
-        created_ids.append(digest.pk)
+    for name, match in sorted(by_zone.items()):
+        zone = zoneinfo.ZoneInfo(name)
+        if at_digest_hour and not digest_due(cadence, now, zone):
+            continue
+        start, end = digest_period(cadence, now, zone)
+        held = Delivery.objects.filter(
+            subscription=OuterRef("pk"),
+            status=DeliveryStatus.HELD,
+            digest__isnull=True,
+            created_at__lt=end,
+        )
+        for subscription in candidates.filter(match).filter(Exists(held)):
+            with transaction.atomic():
+                digest, created = Digest.objects.get_or_create(
+                    subscription=subscription,
+                    cadence=cadence,
+                    period_start=start,
+                    defaults={"period_end": end, "next_attempt_at": timezone.now()},
+                )
+                if not created:
+                    continue
+                Delivery.objects.filter(
+                    subscription=subscription,
+                    status=DeliveryStatus.HELD,
+                    digest__isnull=True,
+                    created_at__lt=end,
+                ).update(digest=digest)
+            created_ids.append(digest.pk)
     return created_ids
 
 

@@ -1,7 +1,8 @@
 """What alerts say: the webhook body and the emails, built from rows already loaded.
 
 Nothing here queries the database or touches the network; the sending code loads the rows
-and hands the result to a transport.
+(with the owner's profile, whose time zone the emails' times are shown in) and hands the
+result to a transport.
 """
 
 import datetime
@@ -14,6 +15,7 @@ from django.template.loader import render_to_string
 from django.utils import timezone
 
 from tracker.models import Event, EventType, MilestoneStatus, WebhookEndpoint
+from tracker.models.accounts import user_time_zone
 from tracker.models.alerts import TEST_EVENT_TYPE, Delivery, Digest
 from tracker.snapshots import event_payload
 
@@ -120,6 +122,7 @@ def email_for_delivery(delivery: Delivery) -> EmailMultiAlternatives:
     return _email(
         subject=f"[Tracker] {_subject_of(item)}",
         to=delivery.owner.email,
+        zone=user_time_zone(delivery.owner),
         template="emails/event",
         context=context,
         headers=_list_headers(unsubscribe_url),
@@ -144,6 +147,7 @@ def email_for_digest(digest: Digest, deliveries: list[Delivery]) -> EmailMultiAl
     return _email(
         subject=f"[Tracker] {label} digest: {len(items)} change{'s' if len(items) != 1 else ''}",
         to=subscription.owner.email,
+        zone=user_time_zone(subscription.owner),
         template="emails/digest",
         context=context,
         headers=_list_headers(unsubscribe_url),
@@ -194,20 +198,31 @@ def email_for_endpoint_disabled(endpoint: WebhookEndpoint) -> EmailMultiAlternat
     return _email(
         subject=f"[Tracker] Your {kind} endpoint was disabled",
         to=endpoint.owner.email,
+        zone=user_time_zone(endpoint.owner),
         template="emails/endpoint_disabled",
         context=context,
     )
 
 
 def _email(
-    *, subject: str, to: str, template: str, context: dict, headers: dict | None = None
+    *,
+    subject: str,
+    to: str,
+    zone: datetime.tzinfo,
+    template: str,
+    context: dict,
+    headers: dict | None = None,
 ) -> EmailMultiAlternatives:
+    # Times are shown in the recipient's own time zone (the templates name it).
+    with timezone.override(zone):
+        text = render_to_string(f"{template}.txt", context)
+        html = render_to_string(f"{template}.html", context)
     message = EmailMultiAlternatives(
         # A title may hold a newline, which a header may not (Django raises BadHeaderError).
         subject=" ".join(subject.split()),
-        body=render_to_string(f"{template}.txt", context),
+        body=text,
         to=[to],
         headers=headers or {},
     )
-    message.attach_alternative(render_to_string(f"{template}.html", context), "text/html")
+    message.attach_alternative(html, "text/html")
     return message

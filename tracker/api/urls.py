@@ -5,7 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 from .permissions import ReadPermission
-from .views import alerts, events, record
+from .views import accounts, alerts, events, record
 from .views.fallback import not_found
 
 
@@ -33,6 +33,7 @@ urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("me/", accounts.MeView.as_view(), name="me"),
     *router.urls,
     # Anything else under /api/v1/ answers in the API's error format, not an HTML page.
     re_path(r"^.*$", not_found),

@@ -1,5 +1,6 @@
 """The tracker's models: the record, the event log, alerts and API tokens."""
 
+from .accounts import AccountProfile, Invitation
 from .alerts import Delivery, DeliveryAttempt, Digest, Subscription, WebhookEndpoint
 from .events import Event, EventType
 from .milestones import (
@@ -17,6 +18,7 @@ from .sources import EdgarFeedState, EdgarSync, EdgarSyncStatus
 from .tokens import ApiToken, TokenScope
 
 __all__ = [
+    "AccountProfile",
     "AgReview",
     "ApiToken",
     "Delivery",
@@ -28,6 +30,7 @@ __all__ = [
     "Event",
     "EventType",
     "Filing",
+    "Invitation",
     "IpoStep",
     "Milestone",
     "MilestoneDependency",

@@ -183,6 +183,36 @@ def subscription_unsubscribe(*, subscription: Subscription) -> Subscription:
     return subscription
 
 
+def subscription_follow(
+    *,
+    owner,
+    data: Mapping[str, Any],
+    organization: Organization | None = None,
+    process: Process | None = None,
+) -> Subscription:
+    """Follow one organization or one process (the "Follow" button on its page): a
+    subscription whose only link is that one, sent as ``data`` says (channel, cadence,
+    endpoint, event types)."""
+    if (organization is None) == (process is None):
+        raise ValidationError("Follow either an organization or a process.")
+    target = organization if organization is not None else process
+    named = {"name": f"Follow {target}"[:100], **data}
+    return subscription_create(
+        owner=owner,
+        data=named,
+        organizations=[organization] if organization is not None else [],
+        processes=[process] if process is not None else [],
+    )
+
+
+def subscription_unfollow(*, subscriptions: Iterable[Subscription]) -> int:
+    """Delete the given follows (``subscriptions_following``'s answer) in one transaction;
+    returns how many."""
+    with transaction.atomic():
+        _, deleted = Subscription.objects.filter(pk__in=[s.pk for s in subscriptions]).delete()
+    return deleted.get(Subscription._meta.label, 0)
+
+
 def _apply_subscription_data(subscription: Subscription, data: Mapping[str, Any]) -> None:
     errors: dict[str, str] = {}
     was_email = subscription.channel == Channel.EMAIL
@@ -380,24 +410,34 @@ def delivery_redeliver(*, delivery: Delivery) -> Delivery:
             raise ValidationError(
                 "This change went to the same address or endpoint by another delivery."
             )
-        current.status = DeliveryStatus.PENDING
-        current.attempt_count = 0
-        current.next_attempt_at = timezone.now()
-        current.claimed_at = None
-        current.completed_at = None
-        current.cancelled_reason = ""
-        current.save(
-            update_fields=[
-                "status",
-                "attempt_count",
-                "next_attempt_at",
-                "claimed_at",
-                "completed_at",
-                "cancelled_reason",
-            ]
-        )
+        restart = _new_round()
+        for name, value in restart.items():
+            setattr(current, name, value)
+        current.save(update_fields=list(restart))
         transaction.on_commit(lambda: queue.deliveries_send_enqueue([current.pk]))
     return current
+
+
+def deliveries_redeliver_failed(*, endpoint: WebhookEndpoint, since: datetime.datetime) -> int:
+    """Send again everything to ``endpoint`` that failed since ``since`` (after an outage),
+    each as a new round with the same ``webhook-id``; returns how many were queued.
+
+    Deliveries whose subscription has been turned off since are left alone.
+    """
+    with transaction.atomic():
+        current = WebhookEndpoint.objects.select_for_update().get(pk=endpoint.pk)
+        if not current.enabled:
+            raise ValidationError("This endpoint is disabled; enable it first.")
+        if not current.owner.is_active:
+            raise ValidationError("The owner of this endpoint is deactivated.")
+        failed = Delivery.objects.filter(
+            endpoint=current, status=DeliveryStatus.FAILED, created_at__gte=since
+        ).exclude(subscription__active=False)
+        ids = list(failed.select_for_update(of=("self",)).values_list("pk", flat=True))
+        if ids:
+            Delivery.objects.filter(pk__in=ids).update(**_new_round())
+            transaction.on_commit(lambda: queue.deliveries_send_enqueue(ids))
+    return len(ids)
 
 
 def deliveries_cancel_for_endpoint(*, endpoint: WebhookEndpoint) -> int:
@@ -432,6 +472,18 @@ def deliveries_cancel_for_owner(*, owner) -> int:
 
 
 # --- Helpers ---------------------------------------------------------------------------
+
+
+def _new_round() -> dict[str, Any]:
+    # A redelivery: a fresh round of attempts, due now, keeping its webhook-id.
+    return {
+        "status": DeliveryStatus.PENDING,
+        "attempt_count": 0,
+        "next_attempt_at": timezone.now(),
+        "claimed_at": None,
+        "completed_at": None,
+        "cancelled_reason": "",
+    }
 
 
 def _sent_otherwise(delivery: Delivery) -> bool:

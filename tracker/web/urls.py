@@ -1,7 +1,7 @@
 """Pages and feeds. Names are not namespaced because the alert emails reverse
 "unsubscribe" as such (tracker.alerts.unsubscribe); the others carry a "web_" prefix."""
 
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -19,4 +19,5 @@ urlpatterns = [
     path("feeds/events.atom", views.events_feed, name="web_events_feed"),
     path("calendar.ics", views.calendar_all, name="web_calendar"),
     path("unsubscribe/<str:token>/", views.unsubscribe, name="unsubscribe"),
+    path("", include("tracker.web.account_urls")),
 ]

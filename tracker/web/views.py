@@ -22,6 +22,7 @@ from tracker.services.alerts import subscription_unsubscribe
 
 from . import selectors
 from .access import public_read
+from .account_views import follow_context
 from .calendar import milestone_calendar, uid_host
 from .feeds import EventFeed, FeedRequest
 from .filters import FilterError, event_filters_parse
@@ -107,6 +108,7 @@ def organization_detail(request: HttpRequest, slug: str) -> HttpResponse:
             selectors.event_list(organization_id=organization.pk)[:HISTORY_LENGTH]
         ),
         "feed_query": f"organization={organization.slug}",
+        "follow": follow_context(request, organization=organization),
     }
     return render(request, "web/organization_detail.html", context)
 
@@ -140,6 +142,7 @@ def process_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "critical_path": [critical[pk] for pk in schedule.critical_path if pk in critical],
         "history": describe_events(selectors.event_list(process_id=process.pk)[:HISTORY_LENGTH]),
         "feed_query": f"process={process.pk}",
+        "follow": follow_context(request, process=process),
     }
     return render(request, "web/process_detail.html", context)
 
@@ -243,18 +246,7 @@ def calendar_process(request: HttpRequest, pk: int) -> HttpResponse:
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     subscription = unsubscribe_token_read(token)
     if subscription is None:
-        response = render(
-            request,
-            "404.html",
-            {
-                "message": (
-                    "This unsubscribe link is not valid: it may have been cut short or "
-                    "altered, or the subscription no longer exists. Copy the whole link from "
-                    "the email, or manage your subscriptions after logging in."
-                )
-            },
-            status=404,
-        )
+        response = render(request, "web/unsubscribe_invalid.html", status=404)
     else:
         was_active = subscription.active
         if request.method == "POST":

@@ -1,0 +1,1 @@
+"""Subscribers' accounts: what the invitation email says."""
