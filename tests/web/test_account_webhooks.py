@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.factories import UserFactory
-from tracker.models import Delivery, DeliveryAttempt, WebhookEndpoint
+from tracker.models import Delivery, DeliveryAttempt, Subscription, WebhookEndpoint
 from tracker.models.alerts import TEST_EVENT_TYPE, DeliveryStatus
 from tracker.services.alerts import endpoint_create, endpoint_send_test
 
@@ -52,7 +52,7 @@ def _delivery(endpoint, status, *, created_at=None, attempts=()):
 def test_creating_an_endpoint_shows_its_secret_once_on_a_page_of_its_own(signed_in, reader):
     response = signed_in.post(
         reverse("account_webhook_create"),
-        {"url": "https://hooks.example.com/new", "description": "New"},
+        {"channel": "webhook", "url": "https://hooks.example.com/new", "description": "New"},
     )
 
     assert response.status_code == 200
@@ -78,7 +78,7 @@ def test_creating_an_endpoint_shows_its_secret_once_on_a_page_of_its_own(signed_
     ],
 )
 def test_a_bad_endpoint_url_says_why_and_saves_nothing(signed_in, url, error):
-    response = signed_in.post(reverse("account_webhook_create"), {"url": url})
+    response = signed_in.post(reverse("account_webhook_create"), {"channel": "webhook", "url": url})
     assert response.status_code == 400
     assert error in response.content.decode()
     assert not WebhookEndpoint.objects.exists()
@@ -203,3 +203,60 @@ def test_deleting_an_endpoint(signed_in, endpoint):
     response = signed_in.post(reverse("account_webhook_delete", args=[endpoint.pk]))
     assert response.status_code == 302
     assert not WebhookEndpoint.objects.exists()
+
+
+SLACK_URL = "https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX"
+
+
+def test_a_slack_endpoint_is_added_without_a_secret_page_and_can_be_followed_by(
+    signed_in, reader, record
+):
+    response = signed_in.post(
+        reverse("account_webhook_create"),
+        {"channel": "slack", "url": SLACK_URL, "description": "Deals channel"},
+    )
+
+    endpoint = WebhookEndpoint.objects.get(owner=reader)
+    assert endpoint.channel == "slack"
+    assert response.status_code == 302
+    assert response["Location"] == reverse("account_webhook", args=[endpoint.pk])
+    page = signed_in.get(response["Location"]).content.decode()
+    assert "Slack" in page and "Rotate the secret" not in page
+    assert (
+        "Slack to Deals channel"
+        in signed_in.get(reverse("web_process", args=[record.ipo.pk])).content.decode()
+    )
+
+    signed_in.post(
+        reverse("account_follow_process", args=[record.ipo.pk]),
+        {"how": f"endpoint:{endpoint.pk}"},
+    )
+
+    subscription = Subscription.objects.get(owner=reader)
+    assert (subscription.channel, subscription.endpoint) == ("slack", endpoint)
+
+
+@pytest.mark.parametrize(
+    ("channel", "url"),
+    [
+        ("slack", "https://hooks.example.com/services/T0/B0/x"),
+        ("teams", SLACK_URL),
+    ],
+)
+def test_a_chat_endpoint_with_another_services_url_says_why_and_saves_nothing(
+    signed_in, channel, url
+):
+    response = signed_in.post(reverse("account_webhook_create"), {"channel": channel, "url": url})
+
+    assert response.status_code == 400
+    assert "incoming" in response.content.decode().lower()
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_a_chat_endpoints_secret_cannot_be_rotated(signed_in, reader):
+    endpoint = endpoint_create(owner=reader, data={"channel": "slack", "url": SLACK_URL})
+
+    response = signed_in.post(reverse("account_webhook_rotate", args=[endpoint.pk]), follow=True)
+
+    assert "no signing secret to rotate" in response.content.decode()
+    assert WebhookEndpoint.objects.get(pk=endpoint.pk).previous_secret == ""

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 
 from tracker.alerts.guard import url_problem
 from tracker.models import EventType, MilestoneKind, Organization, Process, Subscription
-from tracker.models.alerts import Cadence, Channel
+from tracker.models.alerts import ENDPOINT_CHANNEL_CHOICES, Cadence, Channel
 from tracker.selectors.alerts import endpoint_list
 
 _EMAIL_CHOICES = [
@@ -22,12 +22,11 @@ _EMAIL_CHOICES = [
 
 def delivery_choices(owner) -> list[tuple[str, str]]:
     """How alerts can reach ``owner``: email at each cadence, or one of their enabled
-    endpoints (webhooks, and whatever other kinds of endpoint there are, by their label)."""
+    endpoints (webhook, Slack or Teams)."""
     choices = list(_EMAIL_CHOICES)
     for endpoint in endpoint_list(owner=owner).filter(enabled=True).order_by("id"):
-        kind = endpoint.get_channel_display() if hasattr(endpoint, "get_channel_display") else ""
         name = endpoint.description or endpoint.url
-        choices.append((f"endpoint:{endpoint.pk}", f"{kind or 'Webhook'} to {name}"))
+        choices.append((f"endpoint:{endpoint.pk}", f"{endpoint.get_channel_display()} to {name}"))
     return choices
 
 
@@ -53,9 +52,7 @@ class DeliveryChoiceMixin:
         if kind == "email":
             return {"channel": Channel.EMAIL, "cadence": value, "endpoint": None}
         endpoint = endpoint_list(owner=self.owner).get(pk=int(value))
-        # The endpoint's own kind of channel where it has one (chat endpoints), else webhook.
-        channel = getattr(endpoint, "channel", Channel.WEBHOOK)
-        return {"channel": channel, "cadence": Cadence.IMMEDIATE, "endpoint": endpoint}
+        return {"channel": endpoint.channel, "cadence": Cadence.IMMEDIATE, "endpoint": endpoint}
 
 
 class FollowForm(DeliveryChoiceMixin, forms.Form):
@@ -159,7 +156,8 @@ class EndpointForm(forms.Form):
         label="URL",
         max_length=500,
         assume_scheme="https",
-        help_text="Where to POST signed webhooks (Standard Webhooks).",
+        help_text="Where to POST: your receiver of signed webhooks (Standard Webhooks), or a "
+        "Slack or Microsoft Teams incoming-webhook or workflow URL.",
     )
     description = forms.CharField(label="Description", max_length=200, required=False)
 
@@ -170,6 +168,17 @@ class EndpointForm(forms.Form):
         if problem:
             raise ValidationError(problem)
         return url
+
+
+class EndpointCreateForm(EndpointForm):
+    # The chat service's URL shape is checked by the service, on the URL field.
+    channel = forms.ChoiceField(
+        label="Kind",
+        choices=ENDPOINT_CHANNEL_CHOICES,
+        initial=Channel.WEBHOOK,
+        widget=forms.RadioSelect,
+    )
+    field_order = ["channel", "url", "description"]
 
 
 class EndpointEditForm(EndpointForm):

@@ -23,7 +23,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tracker.models import EventType, MilestoneKind, Organization, Process, Subscription
-from tracker.models.alerts import DeliveryStatus
+from tracker.models.alerts import CHAT_CHANNELS, DeliveryStatus
 from tracker.selectors import alerts as alert_selectors
 from tracker.selectors.accounts import (
     account_time_zone,
@@ -53,8 +53,8 @@ from tracker.services.alerts import (
 
 from . import selectors
 from .account_forms import (
+    EndpointCreateForm,
     EndpointEditForm,
-    EndpointForm,
     FollowForm,
     InvitationAcceptForm,
     ResendFailedForm,
@@ -350,13 +350,16 @@ def webhooks(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 @account_page
 def webhook_create(request: HttpRequest) -> HttpResponse:
-    form = EndpointForm(_posted(request))
+    form = EndpointCreateForm(_posted(request))
     if request.method == "POST" and form.is_valid():
         try:
             endpoint = endpoint_create(owner=request.user, data=form.cleaned_data)
         except ValidationError as error:
             _form_errors_into(form, error)
         else:
+            if endpoint.channel in CHAT_CHANNELS:  # the chat service verifies no signature
+                messages.success(request, f"{endpoint.get_channel_display()} endpoint added.")
+                return redirect("account_webhook", pk=endpoint.pk)
             return _secret_page(request, endpoint, rotated=False)
     return render(
         request,
@@ -414,8 +417,11 @@ def webhook_edit(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 @account_page
 def webhook_rotate(request: HttpRequest, pk: int) -> HttpResponse:
-    endpoint = endpoint_rotate_secret(endpoint=_owned_endpoint(request, pk))
-    return _secret_page(request, endpoint, rotated=True)
+    endpoint = _owned_endpoint(request, pk)
+    if endpoint.channel in CHAT_CHANNELS:
+        messages.error(request, "Slack and Teams endpoints have no signing secret to rotate.")
+        return redirect("account_webhook", pk=endpoint.pk)
+    return _secret_page(request, endpoint_rotate_secret(endpoint=endpoint), rotated=True)
 
 
 @require_POST
