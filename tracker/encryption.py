@@ -53,7 +53,15 @@ def encrypt(plaintext: str) -> str:
 
 def decrypt(token: str) -> str:
     """The plaintext of ``token``; InvalidToken when no configured key opens it."""
-    return fernet().decrypt(token.encode("ascii")).decode()
+    return _decrypt(_keys(), token)
+
+
+# A fan-out loads every endpoint it sends to, and a worker sends to the same endpoints
+# again and again: a token is opened once per process (and per set of keys), not on every
+# load. The plaintexts are in this process's memory while it signs with them anyway.
+@lru_cache(maxsize=10_000)
+def _decrypt(keys: tuple[str, ...], token: str) -> str:
+    return _fernets(keys)[0].decrypt(token.encode("ascii")).decode()
 
 
 class EncryptedTextField(models.TextField):

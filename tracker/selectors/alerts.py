@@ -74,7 +74,6 @@ def subscriptions_matching(*, event: Event) -> list[Subscription]:
         .filter(
             ~Exists(through_process) | Exists(through_process.filter(process_id=event.process_id))
         )
-        .select_related("endpoint", "owner")
         .order_by("id")
     )
     kind = (event.snapshot.get("milestone") or {}).get("kind")
