@@ -279,8 +279,9 @@ ALERTS_REMINDER_DAYS = env.list("ALERTS_REMINDER_DAYS", cast=int, default=[7, 1]
 # Digests go out at this local hour; weekly ones on this weekday (0 = Monday).
 ALERTS_DIGEST_HOUR = env.int("ALERTS_DIGEST_HOUR", default=7)
 ALERTS_DIGEST_WEEKDAY = env.int("ALERTS_DIGEST_WEEKDAY", default=0)
-# Delivery attempts older than this are pruned.
-ALERTS_ATTEMPT_RETENTION_DAYS = env.int("ALERTS_ATTEMPT_RETENTION_DAYS", default=30)
+# Finished deliveries and attempts older than this are pruned nightly, in batches; events
+# are kept (tracker/alerts/retention.py).
+ALERTS_DELIVERY_RETENTION_DAYS = env.int("ALERTS_DELIVERY_RETENTION_DAYS", default=90)
 # A worker that has taken no message and runs no task for this long while work in the
 # database has been due for as long is stuck on its broker connection: it exits (status 70)
 # for its supervisor to restart it (tracker/alerts/watchdog.py). 0 turns the watchdog off.
@@ -346,8 +347,8 @@ CELERY_BEAT_SCHEDULE = {
         ),
         "args": ("weekly",),
     },
-    "alerts-prune-attempts": {
-        "task": "tracker.tasks.attempts_prune",
+    "alerts-prune-deliveries": {
+        "task": "tracker.tasks.deliveries_prune",
         "schedule": crontab(hour=3, minute=30),
     },
 }

@@ -11,6 +11,7 @@ from .milestones import (
     MilestoneKind,
     MilestoneStatus,
 )
+from .operations import TaskRun
 from .organizations import Organization
 from .processes import Process, ProcessKind, ProcessStatus
 from .sources import EdgarFeedState, EdgarSync, EdgarSyncStatus
@@ -38,5 +39,6 @@ __all__ = [
     "ProcessKind",
     "ProcessStatus",
     "Subscription",
+    "TaskRun",
     "WebhookEndpoint",
 ]
