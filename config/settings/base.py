@@ -287,6 +287,22 @@ ALERTS_DELIVERY_RETENTION_DAYS = env.int("ALERTS_DELIVERY_RETENTION_DAYS", defau
 # for its supervisor to restart it (tracker/alerts/watchdog.py). 0 turns the watchdog off.
 ALERTS_WATCHDOG_STALL_SECONDS = env.float("ALERTS_WATCHDOG_STALL_SECONDS", default=60.0)
 
+# --- Health and metrics (tracker/monitoring) ----------------------------------------------
+# /readyz answers 503 when any of these is exceeded (seconds): the periodic sweep's last run
+# (beat and a worker on the periodic queue are alive; it runs every ALERTS_SWEEP_INTERVAL),
+# the oldest event not yet dispatched, and the oldest delivery overdue for its attempt.
+READYZ_BEAT_MAX_AGE = env.float("READYZ_BEAT_MAX_AGE", default=60.0)
+READYZ_UNDISPATCHED_EVENT_MAX_AGE = env.float("READYZ_UNDISPATCHED_EVENT_MAX_AGE", default=300.0)
+READYZ_OVERDUE_DELIVERY_MAX_AGE = env.float("READYZ_OVERDUE_DELIVERY_MAX_AGE", default=900.0)
+# How long /readyz waits for the broker to answer.
+READYZ_BROKER_TIMEOUT = env.float("READYZ_BROKER_TIMEOUT", default=2.0)
+# /metrics is off (404) unless a token is set; then it answers a bearer of the token, or a
+# client connecting from one of these networks (CIDR, e.g. "10.0.0.0/8").
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+# The attempt-duration histogram covers the attempts of this many last seconds.
+METRICS_ATTEMPT_WINDOW_SECONDS = env.float("METRICS_ATTEMPT_WINDOW_SECONDS", default=300.0)
+
 # --- EDGAR (tracker/sources/edgar) -------------------------------------------------------
 # Where the SEC serves the submissions documents, and the archives (filing index pages, the
 # current-filings feed). Only these two hosts are ever fetched.
