@@ -5,8 +5,27 @@ import re
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
+from django.utils.deconstruct import deconstructible
 
-http_url_validator = URLValidator(
+# What RFC 3986 allows in a URI, outside an IPv6 host: ASCII only (an international name in
+# its xn-- form), "%" only before two hex digits, one "#" at most.
+_URI_RE = re.compile(
+    r"^(%[0-9A-Fa-f]{2}|[A-Za-z0-9._~!$&'()*+,;=:@/?-])*(#(%[0-9A-Fa-f]{2}|[A-Za-z0-9._~!$&'()*+,;=:@/?-])*)?$"
+)
+
+
+@deconstructible
+class HttpUrlValidator(URLValidator):
+    """Django's URL check, limited to http(s) URLs that are URIs as RFC 3986 has them, so
+    that every URL stored is one the API's schema (format "uri") promises to return."""
+
+    def __call__(self, value):
+        super().__call__(value)
+        if not _URI_RE.match(value):
+            raise ValidationError(self.message, code=self.code, params={"value": value})
+
+
+http_url_validator = HttpUrlValidator(
     schemes=["http", "https"], message="Enter a valid http:// or https:// URL."
 )
 

@@ -162,7 +162,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.SearchFilter",
+        "tracker.api.filters.StrictSearchFilter",
         "tracker.api.filters.StrictOrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "tracker.api.pagination.PagePagination",
@@ -216,6 +216,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tracker.api.schema.add_error_responses",
+        "tracker.api.schema.state_constraints",
     ],
     "ENUM_NAME_OVERRIDES": {
         "ProcessKindEnum": "tracker.models.processes.ProcessKind",

@@ -96,7 +96,12 @@ class Milestone(models.Model):
         related_name="dependents",
         blank=True,
     )
-    position = models.PositiveIntegerField(default=0, help_text="Order within its process.")
+    # Bounded as PostgreSQL's integer is, so that SQLite (the demo) accepts the same values.
+    position = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(2**31 - 1)],
+        help_text="Order within its process.",
+    )
     # The schedule, computed by tracker.services.schedule in the transaction of every change
     # that moves it (never edited directly): the actual date once it happened, else the
     # later of the target date and each dependency's forecast plus its minimum gap.
