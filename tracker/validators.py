@@ -7,21 +7,21 @@ from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
 from django.utils.deconstruct import deconstructible
 
-# What RFC 3986 allows in a URI, outside an IPv6 host: ASCII only (an international name in
-# its xn-- form), "%" only before two hex digits, one "#" at most.
-_URI_RE = re.compile(
-    r"^(%[0-9A-Fa-f]{2}|[A-Za-z0-9._~!$&'()*+,;=:@/?-])*(#(%[0-9A-Fa-f]{2}|[A-Za-z0-9._~!$&'()*+,;=:@/?-])*)?$"
-)
+# What RFC 3987 allows in an IRI, outside an IPv6 host: "%" only before two hex digits, one
+# "#" at most, no spaces, quotes or angle brackets (non-ASCII letters are fine: they are sent
+# percent-encoded).
+_IRI_CHAR = "[A-Za-z0-9._~!$&'()*+,;=:@/?\u00a0-\ud7ff\ue000-\U0010ffff-]|%[0-9A-Fa-f]{2}"
+_IRI_RE = re.compile(f"^({_IRI_CHAR})*(#({_IRI_CHAR})*)?$")
 
 
 @deconstructible
 class HttpUrlValidator(URLValidator):
-    """Django's URL check, limited to http(s) URLs that are URIs as RFC 3986 has them, so
-    that every URL stored is one the API's schema (format "uri") promises to return."""
+    """Django's URL check, limited to http(s) URLs that are IRIs as RFC 3987 has them, so
+    that every URL stored is one the API's schema (format "iri") promises to return."""
 
     def __call__(self, value):
         super().__call__(value)
-        if not _URI_RE.match(value):
+        if not _IRI_RE.match(value):
             raise ValidationError(self.message, code=self.code, params={"value": value})
 
 

@@ -177,14 +177,19 @@ def state_constraints(result, generator, request, public):
         for operation in path_item.values():
             for parameter in operation.get("parameters", []):
                 schema = parameter.get("schema", {})
-                if parameter["in"] == "path" and schema.get("type") == "integer":
-                    schema.update(minimum=1, maximum=MAX_ID)
+                if parameter["in"] == "path":
+                    # Every path parameter is a row's id (or the feed's sequence); the views'
+                    # digits-only route would otherwise read as a string.
+                    parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
                 elif schema.get("type") == "boolean":
                     # "true" or "false" on the wire: an enum of strings contradicts the type.
                     schema.pop("enum", None)
                 elif parameter["in"] == "query" and _free_text(schema):
                     schema["pattern"] = _NO_NUL
     for name, component in result.get("components", {}).get("schemas", {}).items():
+        for schema in component.get("properties", {}).values():
+            if schema.get("format") == "uri":
+                schema["format"] = "iri"  # URLs may hold non-ASCII letters (tracker.validators)
         if not name.endswith("Request") or component.get("type") != "object":
             continue
         component["additionalProperties"] = False
@@ -198,7 +203,11 @@ def _free_text(schema: dict) -> bool:
 
 
 def _constrain(field: str, schema: dict, max_id: int) -> None:
-    if field in _RELATIONS:
+    from .serializers.record import MAX_DEPENDENCIES
+
+    if field == "depends_on":
+        schema.update(uniqueItems=True, maxItems=MAX_DEPENDENCIES)
+    elif field in _RELATIONS:
         target = schema.get("items", schema)
         if target.get("type") == "integer":
             target.update(minimum=1, maximum=max_id)
@@ -208,7 +217,8 @@ def _constrain(field: str, schema: dict, max_id: int) -> None:
         schema["pattern"] = _PATTERNS[field]
     elif "oneOf" in schema:  # a URL, or blank
         for branch in schema["oneOf"]:
-            if branch.get("format") == "uri":
+            if branch.get("format") in ("uri", "iri"):
+                branch["format"] = "iri"
                 branch["pattern"] = _PATTERNS["url"]
     elif _free_text(schema):
         schema["pattern"] = _NOT_BLANK if schema.get("minLength") else _NO_NUL
