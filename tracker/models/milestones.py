@@ -19,6 +19,9 @@ from tracker.validators import (
 
 from .processes import Process
 
+# The largest position (PostgreSQL's integer).
+MAX_POSITION = 2**31 - 1
+
 
 class MilestoneKind(models.TextChoices):
     GENERIC = "milestone", "Milestone"
@@ -99,7 +102,7 @@ class Milestone(models.Model):
     # Bounded as PostgreSQL's integer is, so that SQLite (the demo) accepts the same values.
     position = models.PositiveIntegerField(
         default=0,
-        validators=[MaxValueValidator(2**31 - 1)],
+        validators=[MaxValueValidator(MAX_POSITION)],
         help_text="Order within its process.",
     )
     # The schedule, computed by tracker.services.schedule in the transaction of every change
