@@ -307,10 +307,12 @@ def demo_load() -> dict[str, int]:
         for data in ORGANIZATIONS:
             organization = Organization.objects.filter(slug=data["slug"]).first()
             if organization is None:
-                organization = organization_create(data=data)
+                organization = organization_create(actor=ACTOR, data=data)
                 created["organizations"] += 1
             else:
-                organization = organization_update(organization=organization, data=data)
+                organization = organization_update(
+                    actor=ACTOR, organization=organization, data=data
+                )
             organizations[data["slug"]] = organization
         for spec in PROCESSES:
             data = {k: v for k, v in spec.items() if k != "milestones"}

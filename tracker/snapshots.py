@@ -43,6 +43,19 @@ def organization_summary(organization: Organization) -> dict:
     return {"id": organization.pk, "slug": organization.slug, "name": organization.name}
 
 
+def organization_snapshot(organization: Organization) -> dict:
+    """Every fact of an organization, as stored in its own events."""
+    return {
+        **organization_summary(organization),
+        "cik": organization.cik,
+        "ticker": organization.ticker,
+        "state_of_incorporation": organization.state_of_incorporation,
+        "website": organization.website,
+        "follow_edgar": organization.follow_edgar,
+        "version": organization.version,
+    }
+
+
 def process_summary(process: Process) -> dict:
     return {
         "id": process.pk,

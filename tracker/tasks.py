@@ -6,14 +6,16 @@ tasks acknowledge late, so a message whose worker was killed is delivered again;
 also reclaims such work from the database without waiting for the broker.
 """
 
+import contextlib
 import logging
 import random
 
 from celery import shared_task
 from django.conf import settings
 
-from tracker.alerts import digests, dispatch, reminders, sending, sweep
+from tracker.alerts import digests, dispatch, reminders, retention, sending, sweep
 from tracker.models import Organization
+from tracker.services.operations import task_run_record
 from tracker.sources.edgar import feed as edgar_feed
 from tracker.sources.edgar.client import MissingUserAgent, thread_client
 from tracker.sources.edgar.sync import followed_organization_ids, organization_sync
@@ -21,6 +23,18 @@ from tracker.sources.edgar.sync import followed_organization_ids, organization_s
 logger = logging.getLogger(__name__)
 
 _LATE_ACK = {"acks_late": True, "reject_on_worker_lost": True}
+
+
+@contextlib.contextmanager
+def _counted(name: str):
+    """Count the run of periodic work in the database (TaskRun): /readyz and /metrics read
+    the figures of every worker there."""
+    try:
+        yield
+    except Exception as error:
+        task_run_record(name=name, error=f"{type(error).__name__}: {error}")
+        raise
+    task_run_record(name=name)
 
 
 @shared_task(**_LATE_ACK)
@@ -44,14 +58,17 @@ def digest_send(digest_id: int) -> bool:
 
 @shared_task
 def alerts_sweep() -> dict:
-    """Reclaim dead workers' claims and queue whatever is undispatched or due."""
-    return vars(sweep.alerts_sweep())
+    """Reclaim dead workers' claims and queue whatever is undispatched or due. Its last run
+    is beat's heartbeat for /readyz."""
+    with _counted("alerts_sweep"):
+        return vars(sweep.alerts_sweep())
 
 
 @shared_task
 def reminders_scan() -> int:
     """Record today's "deadline approaching" and "overdue" events (each fires once)."""
-    return len(reminders.reminders_scan())
+    with _counted("reminders_scan"):
+        return len(reminders.reminders_scan())
 
 
 @shared_task
@@ -66,9 +83,10 @@ def digests_build(cadence: str) -> int:
 
 
 @shared_task
-def attempts_prune() -> int:
-    """Delete delivery attempts older than the retention setting."""
-    return sweep.attempts_prune()
+def deliveries_prune() -> dict:
+    """Delete finished deliveries and attempts older than ALERTS_DELIVERY_RETENTION_DAYS, in
+    batches (events are kept)."""
+    return vars(retention.deliveries_prune())
 
 
 @shared_task
@@ -102,7 +120,10 @@ def edgar_sync_organization(organization_id: int) -> str:
     except MissingUserAgent as error:
         logger.error("EDGAR sync skipped: %s", error)
         return str(error)
-    return organization_sync(organization=organization, client=client).message
+    outcome = organization_sync(organization=organization, client=client)
+    # A failed sync is recorded on the organization and returned, not raised.
+    task_run_record(name="edgar_sync", error=outcome.message if outcome.status == "failed" else "")
+    return outcome.message
 
 
 @shared_task
@@ -114,9 +135,10 @@ def edgar_feed_poll() -> int:
     not queued behind a full sync's thousands of tasks (this task runs on the periodic queue,
     a round's syncs on the sources queue).
     """
-    try:
-        result = edgar_feed.feed_round(queue=_edgar_syncs_queue)
-    except MissingUserAgent as error:
-        logger.error("EDGAR feed poll skipped: %s", error)
-        return 0
-    return len(result.organization_ids)
+    with _counted("edgar_feed_poll"):
+        try:
+            result = edgar_feed.feed_round(queue=_edgar_syncs_queue)
+        except MissingUserAgent as error:
+            logger.error("EDGAR feed poll skipped: %s", error)
+            return 0
+        return len(result.organization_ids)

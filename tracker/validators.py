@@ -7,8 +7,27 @@ from urllib.parse import parse_qs, urlsplit
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator
+from django.utils.deconstruct import deconstructible
 
-http_url_validator = URLValidator(
+# What RFC 3987 allows in an IRI, outside an IPv6 host: "%" only before two hex digits, one
+# "#" at most, no spaces, quotes or angle brackets (non-ASCII letters are fine: they are sent
+# percent-encoded).
+_IRI_CHAR = "[A-Za-z0-9._~!$&'()*+,;=:@/?\u00a0-\ud7ff\ue000-\U0010ffff-]|%[0-9A-Fa-f]{2}"
+_IRI_RE = re.compile(f"^({_IRI_CHAR})*(#({_IRI_CHAR})*)?$")
+
+
+@deconstructible
+class HttpUrlValidator(URLValidator):
+    """Django's URL check, limited to http(s) URLs that are IRIs as RFC 3987 has them, so
+    that every URL stored is one the API's schema (format "iri") promises to return."""
+
+    def __call__(self, value):
+        super().__call__(value)
+        if not _IRI_RE.match(value):
+            raise ValidationError(self.message, code=self.code, params={"value": value})
+
+
+http_url_validator = HttpUrlValidator(
     schemes=["http", "https"], message="Enter a valid http:// or https:// URL."
 )
 

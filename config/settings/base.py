@@ -165,7 +165,7 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
-        "rest_framework.filters.SearchFilter",
+        "tracker.api.filters.StrictSearchFilter",
         "tracker.api.filters.StrictOrderingFilter",
     ],
     "DEFAULT_PAGINATION_CLASS": "tracker.api.pagination.PagePagination",
@@ -222,6 +222,7 @@ SPECTACULAR_SETTINGS = {
     "POSTPROCESSING_HOOKS": [
         "drf_spectacular.hooks.postprocess_schema_enums",
         "tracker.api.schema.add_error_responses",
+        "tracker.api.schema.state_constraints",
     ],
     "ENUM_NAME_OVERRIDES": {
         "ProcessKindEnum": "tracker.models.processes.ProcessKind",
@@ -302,12 +303,29 @@ ALERTS_REMINDER_DAYS = env.list("ALERTS_REMINDER_DAYS", cast=int, default=[7, 1]
 # those who chose none); weekly ones on this weekday (0 = Monday).
 ALERTS_DIGEST_HOUR = env.int("ALERTS_DIGEST_HOUR", default=7)
 ALERTS_DIGEST_WEEKDAY = env.int("ALERTS_DIGEST_WEEKDAY", default=0)
-# Delivery attempts older than this are pruned.
-ALERTS_ATTEMPT_RETENTION_DAYS = env.int("ALERTS_ATTEMPT_RETENTION_DAYS", default=30)
+# Finished deliveries and attempts older than this are pruned nightly, in batches; events
+# are kept (tracker/alerts/retention.py).
+ALERTS_DELIVERY_RETENTION_DAYS = env.int("ALERTS_DELIVERY_RETENTION_DAYS", default=90)
 # A worker that has taken no message and runs no task for this long while work in the
 # database has been due for as long is stuck on its broker connection: it exits (status 70)
 # for its supervisor to restart it (tracker/alerts/watchdog.py). 0 turns the watchdog off.
 ALERTS_WATCHDOG_STALL_SECONDS = env.float("ALERTS_WATCHDOG_STALL_SECONDS", default=60.0)
+
+# --- Health and metrics (tracker/monitoring) ----------------------------------------------
+# /readyz answers 503 when any of these is exceeded (seconds): the periodic sweep's last run
+# (beat and a worker on the periodic queue are alive; it runs every ALERTS_SWEEP_INTERVAL),
+# the oldest event not yet dispatched, and the oldest delivery overdue for its attempt.
+READYZ_BEAT_MAX_AGE = env.float("READYZ_BEAT_MAX_AGE", default=60.0)
+READYZ_UNDISPATCHED_EVENT_MAX_AGE = env.float("READYZ_UNDISPATCHED_EVENT_MAX_AGE", default=300.0)
+READYZ_OVERDUE_DELIVERY_MAX_AGE = env.float("READYZ_OVERDUE_DELIVERY_MAX_AGE", default=900.0)
+# How long /readyz waits for the broker to answer.
+READYZ_BROKER_TIMEOUT = env.float("READYZ_BROKER_TIMEOUT", default=2.0)
+# /metrics is off (404) unless a token is set; then it answers a bearer of the token, or a
+# client connecting from one of these networks (CIDR, e.g. "10.0.0.0/8").
+METRICS_TOKEN = env("METRICS_TOKEN", default="")
+METRICS_ALLOWED_NETWORKS = env.list("METRICS_ALLOWED_NETWORKS", default=[])
+# The attempt-duration histogram covers the attempts of this many last seconds.
+METRICS_ATTEMPT_WINDOW_SECONDS = env.float("METRICS_ATTEMPT_WINDOW_SECONDS", default=300.0)
 
 # --- EDGAR (tracker/sources/edgar) -------------------------------------------------------
 # Where the SEC serves the submissions documents, and the archives (filing index pages, the
@@ -371,8 +389,8 @@ CELERY_BEAT_SCHEDULE = {
         "args": ("weekly",),
         "options": {"expires": 3600},
     },
-    "alerts-prune-attempts": {
-        "task": "tracker.tasks.attempts_prune",
+    "alerts-prune-deliveries": {
+        "task": "tracker.tasks.deliveries_prune",
         "schedule": crontab(hour=3, minute=30),
     },
 }

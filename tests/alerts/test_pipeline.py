@@ -401,11 +401,12 @@ def test_the_sweep_finds_undispatched_events_and_due_deliveries(owner, endpoint)
 def test_pruning_runs_twice_and_acts_once(owner, endpoint):
     _hook(owner, endpoint)
     tasks.event_dispatch(_change(MilestoneFactory()).pk)
-    later = timezone.now() + datetime.timedelta(days=31)
+    later = timezone.now() + datetime.timedelta(days=91)
     with time_machine.travel(later):
-        assert tasks.attempts_prune() == 1
-        assert tasks.attempts_prune() == 0
-    assert Delivery.objects.count() == 1
+        assert tasks.deliveries_prune() == {"deliveries": 1, "attempts": 1}
+        assert tasks.deliveries_prune() == {"deliveries": 0, "attempts": 0}
+    assert Delivery.objects.count() == 0
+    assert Event.objects.count() == 1  # events are the audit log: kept
     assert WebhookEndpoint.objects.count() == 1
 
 

@@ -56,7 +56,7 @@ def test_a_filter_on_a_deleted_organization_keeps_matching_nothing_else():
     only = email_subscription(organizations=[organization])
     both = email_subscription(organizations=[organization, kept])
 
-    organization_delete(organization=organization)
+    organization_delete(actor="tests", organization=organization)
     milestone = MilestoneFactory()  # some other organization's
     start = Event.objects.order_by("-id").values_list("pk", flat=True).first() or 0
     milestone_update(actor="t", milestone=milestone, data={"title": "Elsewhere"})

@@ -32,7 +32,7 @@ def broker():
         (tasks.alerts_sweep, (), "periodic"),
         (tasks.reminders_scan, (), "periodic"),
         (tasks.digests_build, ("daily",), "periodic"),
-        (tasks.attempts_prune, (), "periodic"),
+        (tasks.deliveries_prune, (), "periodic"),
         (tasks.edgar_feed_poll, (), "periodic"),
         (tasks.edgar_sync, (), "periodic"),
         (tasks.edgar_sync_organization, (1,), "sources"),

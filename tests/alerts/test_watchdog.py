@@ -8,9 +8,7 @@ its own several times within seconds and checks that alerts come through afterwa
 the worker kept running by a supervisor loop like `run_all` or systemd.
 """
 
-import contextlib
 import datetime
-import socket
 import subprocess
 import sys
 import threading
@@ -21,6 +19,7 @@ from django.utils import timezone
 
 from config.celery_app import app
 from tests.factories import MilestoneFactory
+from tests.redis_server import Redis, wait_until
 from tracker.alerts import watchdog
 from tracker.management.commands.run_all import supervise
 from tracker.models import Event
@@ -31,52 +30,6 @@ from tracker.services.milestones import milestone_update
 from .conftest import ROOT, Worker
 
 pytestmark = pytest.mark.e2e
-
-
-def _wait_until(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if value := condition():
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"Timed out after {timeout} s waiting for {what}")
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class Redis:
-    """A redis-server of the test's own on a free port, to kill and restart at will."""
-
-    def __init__(self):
-        self.port = _free_port()
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> "Redis":
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1",
-             "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )  # fmt: skip
-        _wait_until(self._answers, 10, "redis-server to listen")
-        return self
-
-    def kill(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-
-    def _answers(self) -> bool:
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 1):
-            return True
-        return False
 
 
 @pytest.fixture
@@ -189,7 +142,7 @@ def test_alerts_resume_after_the_broker_is_killed_and_restarted_several_times(
         # Bounded: the sweep re-queues within its grace, the watchdog restarts a stuck
         # worker within a few stall periods.
         receiver.wait_for(4, timeout=90)
-        _wait_until(
+        wait_until(
             lambda: Delivery.objects.filter(status=DeliveryStatus.SUCCEEDED).count() == 4,
             20,
             "all four deliveries recorded as succeeded",

@@ -74,3 +74,27 @@ def test_the_api_root_lists_the_resources(client, settings):
     assert body["webhook-endpoints"].endswith("/api/v1/webhook-endpoints/")
     settings.TRACKER_PUBLIC_READ = False
     assert client.get("/api/v1/").status_code == 401
+
+
+def test_the_schema_states_the_constraints_the_api_enforces(client):
+    schema = _schema(client)
+    (path_id,) = schema["paths"]["/api/v1/ag-reviews/{id}/"]["get"]["parameters"]
+    assert path_id["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**63 - 1}
+    listing = {
+        p["name"]: p["schema"] for p in schema["paths"]["/api/v1/milestones/"]["get"]["parameters"]
+    }
+    assert listing["process"] == {"type": "integer", "minimum": 0, "maximum": 2**63 - 1}
+    assert "-target_date" in listing["ordering"]["items"]["enum"]
+    assert listing["search"]["pattern"] == "^[^\\x00]*$"
+    endpoints = [
+        p["name"] for p in schema["paths"]["/api/v1/webhook-endpoints/"]["get"]["parameters"]
+    ]
+    assert "search" not in endpoints  # refused there as an unknown parameter
+    filing = schema["components"]["schemas"]["FilingRequest"]
+    assert filing["additionalProperties"] is False
+    assert filing["properties"]["target_date"]["pattern"].startswith("^(19[0-9]{2}|2[01]")
+    assert filing["properties"]["title"]["pattern"] == "^[^\\x00]*[^\\s\\x00][^\\x00]*$"
+    assert filing["properties"]["position"]["maximum"] == 2**31 - 1
+    organization = schema["components"]["schemas"]["OrganizationRequest"]["properties"]
+    assert organization["ticker"]["pattern"] == "^([A-Z][A-Z0-9.\\-]{0,9})?$"
+    assert organization["website"]["oneOf"][0]["pattern"].startswith("^[Hh][Tt][Tt][Pp][Ss]?://")

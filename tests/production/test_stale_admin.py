@@ -173,7 +173,7 @@ def test_a_stale_bulk_delete_deletes_nothing(admin_client):
     confirmation = admin_client.post(changelist, selected)
     fingerprints = _hidden_fingerprints(confirmation)
     assert len(fingerprints) == 3
-    organization_update(organization=organizations[2], data={"ticker": "NEW"})
+    organization_update(actor="tests", organization=organizations[2], data={"ticker": "NEW"})
     logged = LogEntry.objects.count()
 
     response = admin_client.post(changelist, {**selected, "post": "yes", **fingerprints})

@@ -288,3 +288,16 @@ def test_new_milestones_go_to_the_end_of_their_process():
     created = milestone_create(actor="t", data={"process": process, "title": "Next"})
 
     assert created.position == 5
+
+
+def test_a_milestone_after_one_at_the_last_position_shares_it_instead_of_overflowing():
+    from tracker.models.milestones import MAX_POSITION
+
+    process = ProcessFactory()
+    milestone_create(
+        actor="tests", data={"process": process, "title": "Last", "position": MAX_POSITION}
+    )
+
+    after = milestone_create(actor="tests", data={"process": process, "title": "After"})
+
+    assert after.position == MAX_POSITION

@@ -20,26 +20,28 @@ def errors_of(call) -> dict:
 
 
 def test_short_cik_is_zero_padded():
-    organization = organization_create(data={"name": "Partner", "cik": "789019"})
+    organization = organization_create(actor="tests", data={"name": "Partner", "cik": "789019"})
     assert organization.cik == "0000789019"
 
 
 @pytest.mark.parametrize("cik", ["12345678901", "12a45", "-1"])
 def test_bad_cik_is_refused(cik):
-    errors = errors_of(lambda: organization_create(data={"name": "X", "cik": cik}))
+    errors = errors_of(lambda: organization_create(actor="tests", data={"name": "X", "cik": cik}))
     assert "10 digits" in errors["cik"][0]
     assert not Organization.objects.exists()
 
 
 def test_duplicate_cik_is_refused_even_when_padded_differently():
-    organization_create(data={"name": "First", "cik": "0000001234"})
-    errors = errors_of(lambda: organization_create(data={"name": "Second", "cik": "1234"}))
+    organization_create(actor="tests", data={"name": "First", "cik": "0000001234"})
+    errors = errors_of(
+        lambda: organization_create(actor="tests", data={"name": "Second", "cik": "1234"})
+    )
     assert "cik" in errors
 
 
 def test_organizations_without_cik_do_not_collide():
-    organization_create(data={"name": "A", "cik": ""})
-    organization_create(data={"name": "B"})
+    organization_create(actor="tests", data={"name": "A", "cik": ""})
+    organization_create(actor="tests", data={"name": "B"})
     assert Organization.objects.filter(cik__isnull=True).count() == 2
 
 
@@ -47,9 +49,13 @@ def test_update_from_stale_copy_of_organization_is_refused():
     from tracker.services.errors import ConcurrentUpdateError
 
     organization = OrganizationFactory()
-    organization_update(organization=organization, data={"ticker": "ABC"}, expected_version=1)
+    organization_update(
+        actor="tests", organization=organization, data={"ticker": "ABC"}, expected_version=1
+    )
     with pytest.raises(ConcurrentUpdateError):
-        organization_update(organization=organization, data={"ticker": "XYZ"}, expected_version=1)
+        organization_update(
+            actor="tests", organization=organization, data={"ticker": "XYZ"}, expected_version=1
+        )
 
 
 @pytest.mark.parametrize("accession", ["123-45-678", "0001234567-2025-000123", "abc"])
@@ -208,12 +214,12 @@ def test_organization_delete_refuses_stale_version_and_live_processes():
     from tracker.services.organizations import organization_delete
 
     organization = OrganizationFactory()
-    organization_update(organization=organization, data={"ticker": "ABC"})
+    organization_update(actor="tests", organization=organization, data={"ticker": "ABC"})
     with pytest.raises(ConcurrentUpdateError):
-        organization_delete(organization=organization, expected_version=1)
+        organization_delete(actor="tests", organization=organization, expected_version=1)
     ProcessFactory(organization=organization)
     with pytest.raises(ValidationError, match="still has processes"):
-        organization_delete(organization=organization, expected_version=2)
+        organization_delete(actor="tests", organization=organization, expected_version=2)
     assert Organization.objects.filter(pk=organization.pk).exists()
 
 
@@ -246,5 +252,7 @@ def test_non_ascii_digits_are_not_an_accession_number():
 
 
 def test_non_ascii_digits_are_not_a_cik():
-    errors = errors_of(lambda: organization_create(data={"name": "X", "cik": "\u0661\u0662\u0663"}))
+    errors = errors_of(
+        lambda: organization_create(actor="tests", data={"name": "X", "cik": "\u0661\u0662\u0663"})
+    )
     assert "cik" in errors

@@ -36,8 +36,10 @@ def frozen(time_machine):
 @pytest.fixture
 def record(db, frozen, editor):
     """Two organizations; Acme's IPO has one milestone of each kind plus a cancelled one."""
-    acme = organization_create(data={"name": "Acme Labs", "slug": "acme", "ticker": "ACME"})
-    other = organization_create(data={"name": "Other Corp", "slug": "other"})
+    acme = organization_create(
+        actor="tests", data={"name": "Acme Labs", "slug": "acme", "ticker": "ACME"}
+    )
+    other = organization_create(actor="tests", data={"name": "Other Corp", "slug": "other"})
     ipo = process_create(
         actor=editor,
         data={"organization": acme, "kind": "ipo", "title": "Acme IPO", "slug": "ipo"},

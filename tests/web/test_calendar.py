@@ -159,7 +159,7 @@ def test_calendar_follows_every_kind_of_change(client, record, editor, change):
     if change == "process":
         process_update(actor=editor, process=record.ipo, data={"title": "Acme listing"})
     elif change == "organization":
-        organization_update(organization=record.acme, data={"name": "Acme Holdings"})
+        organization_update(actor="tests", organization=record.acme, data={"name": "Acme Holdings"})
     elif change == "delete":
         milestone_delete(actor=editor, milestone=record.review.typed())
     else:

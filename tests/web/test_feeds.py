@@ -81,6 +81,7 @@ def test_feed_filters_by_organization(client, record):
     entries = _entries(_feed(client, "?organization=other"))
 
     assert {e["title"] for e in entries} == {
+        "Organization created: Other Corp",
         "Process created: Other review",
         "Milestone created: Other decision",
     }

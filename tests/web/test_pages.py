@@ -318,7 +318,7 @@ def test_empty_organization_and_process_pages_say_so(client, db, editor):
     from tracker.services.organizations import organization_create
     from tracker.services.processes import process_create
 
-    empty = organization_create(data={"name": "Quiet Inc", "slug": "quiet"})
+    empty = organization_create(actor="tests", data={"name": "Quiet Inc", "slug": "quiet"})
     assert "No processes tracked for this organization yet." in _text(
         client.get(reverse("web_organization", args=["quiet"]))
     )

@@ -114,6 +114,15 @@ class ProcessHistoryInline(EventHistoryInline):
         return milestone["title"] if milestone else "—"
 
 
+class OrganizationHistoryInline(EventHistoryInline):
+    """The organization's own events; its processes' and milestones' are on their pages."""
+
+    fk_name = "organization"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).filter(process__isnull=True)
+
+
 @admin.register(Organization)
 class OrganizationAdmin(ServiceAdminMixin, admin.ModelAdmin):
     form = VersionedForm
@@ -133,6 +142,10 @@ class OrganizationAdmin(ServiceAdminMixin, admin.ModelAdmin):
         "loaded_version",
     ]
     readonly_fields = ["edgar_sync_state"]
+
+    def get_inlines(self, request, obj):
+        # A new organization has no history yet (and its form posts no inline data).
+        return [OrganizationHistoryInline] if obj is not None else []
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("edgar_sync")
@@ -157,16 +170,17 @@ class OrganizationAdmin(ServiceAdminMixin, admin.ModelAdmin):
     def save_model(self, request, obj, form, change):
         if change:
             saved = organization_update(
+                actor=request.user,
                 organization=obj,
                 data=_changed_data(form, obj),
                 expected_version=form.cleaned_data.get("loaded_version"),
             )
         else:
-            saved = organization_create(data=_model_data(form, obj))
+            saved = organization_create(actor=request.user, data=_model_data(form, obj))
         adopt(obj, saved)
 
     def delete_checked(self, request, obj):
-        organization_delete(organization=obj)
+        organization_delete(actor=request.user, organization=obj)
 
 
 class MilestoneInline(admin.TabularInline):

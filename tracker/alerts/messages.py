@@ -103,7 +103,12 @@ def event_item(event: Event) -> dict:
 
 
 def _subject_of(item: dict) -> str:
-    what = item["milestone"].get("title") or item["process"].get("title") or "the record"
+    what = (
+        item["milestone"].get("title")
+        or item["process"].get("title")
+        or item["organization"].get("name")
+        or "the record"
+    )
     return f"{item['label']}: {what}"
 
 
@@ -167,7 +172,10 @@ def digest_processes(deliveries: list[Delivery]) -> tuple[list[dict], list[dict]
         )
     )
     processes = []
-    for _, process_items in groupby(items, key=lambda i: i["process"].get("id")):
+    # Keyed on the organization too: its own events (no process) are a group of their own.
+    for _, process_items in groupby(
+        items, key=lambda i: (i["organization"].get("id"), i["process"].get("id"))
+    ):
         process_items = list(process_items)
         processes.append(
             {

@@ -12,7 +12,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from tracker.models import Event
-from tracker.models.alerts import Delivery, DeliveryAttempt, DeliveryStatus, Digest, DigestStatus
+from tracker.models.alerts import Delivery, DeliveryStatus, Digest, DigestStatus
 from tracker.services.events import events_sequence_stamp
 
 from . import queue, recording
@@ -108,11 +108,3 @@ def alerts_sweep() -> SweepReport:
         queue.digest_send_enqueue(digest_id)
     report.digests = len(digest_ids)
     return report
-
-
-def attempts_prune(*, now: datetime.datetime | None = None) -> int:
-    """Delete delivery attempts older than ``ALERTS_ATTEMPT_RETENTION_DAYS``; returns how many."""
-    now = now or timezone.now()
-    cutoff = now - datetime.timedelta(days=settings.ALERTS_ATTEMPT_RETENTION_DAYS)
-    deleted, _ = DeliveryAttempt.objects.filter(attempted_at__lt=cutoff).delete()
-    return deleted

@@ -5,8 +5,9 @@ import datetime
 from django import forms
 from django_filters import rest_framework as filters
 from django_filters.fields import IsoDateTimeField
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import exceptions
-from rest_framework.filters import OrderingFilter
+from rest_framework.filters import OrderingFilter, SearchFilter
 
 from tracker.models import (
     Delivery,
@@ -27,6 +28,7 @@ from tracker.models.alerts import DeliveryStatus
 from .serializers.record import MAX_ID
 
 
+@extend_schema_field({"type": "integer", "minimum": 0, "maximum": MAX_ID})
 class IdFilter(filters.NumberFilter):
     """A whole, positive id; "1.5" or "99999999999999999999" is a 400, not a guess."""
 
@@ -36,6 +38,16 @@ class IdFilter(filters.NumberFilter):
         kwargs.setdefault("min_value", 0)
         kwargs.setdefault("max_value", MAX_ID)
         super().__init__(*args, **kwargs)
+
+
+class StrictSearchFilter(SearchFilter):
+    """``?search=``, documented only on the resources that have search fields (the others
+    refuse it as an unknown parameter)."""
+
+    def get_schema_operation_parameters(self, view):
+        if not getattr(view, "search_fields", None):
+            return []
+        return super().get_schema_operation_parameters(view)
 
 
 class _UtcDateTimeField(IsoDateTimeField):
@@ -73,6 +85,27 @@ class StrictOrderingFilter(OrderingFilter):
                 }
             )
         return fields
+
+    def get_schema_operation_parameters(self, view):
+        # The terms it accepts, comma-separated, rather than any string.
+        fields = getattr(view, "ordering_fields", None) or []
+        return [
+            {
+                "name": self.ordering_param,
+                "required": False,
+                "in": "query",
+                "description": "Which fields to order by; prefix - to reverse.",
+                "schema": {
+                    "type": "array",
+                    "items": {
+                        "type": "string",
+                        "enum": [term for name in fields for term in (name, f"-{name}")],
+                    },
+                },
+                "style": "form",
+                "explode": False,
+            }
+        ]
 
     def filter_queryset(self, request, queryset, view):
         ordering = self.get_ordering(request, queryset, view)

@@ -7,6 +7,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter
 
 from tracker.models.milestones import MAX_GAP_DAYS
+from tracker.validators import EARLIEST_DATE, LATEST_DATE
 
 from .permissions import ReadPermission, RecordPermission
 from .views.base import VersionedMixin
@@ -148,3 +149,80 @@ def add_error_responses(result, generator, request, public):
                     }
                 }
     return result
+
+
+# What the validators accept, as JSON Schema patterns (tracker/validators.py).
+_NO_NUL = "^[^\\x00]*$"  # PostgreSQL text cannot hold NUL; the API refuses it
+_NOT_BLANK = "^[^\\x00]*[^\\s\\x00][^\\x00]*$"  # what is left after trimming spaces
+_PATTERNS = {
+    "ticker": "^([A-Z][A-Z0-9.\\-]{0,9})?$",
+    "cik": "^[0-9]{0,10}$",
+    # http(s) with a host name of at most 253 characters, as Django's URLValidator wants
+    # (it also takes IP addresses and international names, which a client can send in
+    # their ASCII form, and longer labels).
+    "url": (
+        "^[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9]([A-Za-z0-9-]{0,40}[A-Za-z0-9])?\\.){1,4}"
+        "[A-Za-z]{2,63}(:[0-9]{1,5})?(/[A-Za-z0-9._~!$&'()*+,;=:@/?-]*)?$"
+    ),
+}
+assert (EARLIEST_DATE.year, LATEST_DATE.year) == (1900, 2199), "update _DATE below"
+_DATE = "^(19[0-9]{2}|2[01][0-9]{2})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+_RELATIONS = {"process", "organization", "endpoint", "organizations", "processes"}
+
+
+def state_constraints(result, generator, request, public):
+    """Postprocessing hook: state in the schema what the API enforces beyond the field types,
+    so that what a client (or a fuzzer) builds from the schema is accepted: ids within 64
+    bits, no unknown fields, no NUL characters, non-blank required strings, dates within
+    1900-2199, http(s) URLs, tickers and CIKs as their validators want them."""
+    from .serializers.record import MAX_ID
+
+    for path_item in result.get("paths", {}).values():
+        for operation in path_item.values():
+            for parameter in operation.get("parameters", []):
+                schema = parameter.get("schema", {})
+                if parameter["in"] == "path":
+                    # Every path parameter is a row's id (or the feed's sequence); the views'
+                    # digits-only route would otherwise read as a string.
+                    parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
+                elif schema.get("type") == "boolean":
+                    # "true" or "false" on the wire: an enum of strings contradicts the type.
+                    schema.pop("enum", None)
+                elif parameter["in"] == "query" and _free_text(schema):
+                    schema["pattern"] = _NO_NUL
+    for name, component in result.get("components", {}).get("schemas", {}).items():
+        for schema in component.get("properties", {}).values():
+            if schema.get("format") == "uri":
+                schema["format"] = "iri"  # URLs may hold non-ASCII letters (tracker.validators)
+        if not name.endswith("Request") or component.get("type") != "object":
+            continue
+        component["additionalProperties"] = False
+        for field, schema in component.get("properties", {}).items():
+            _constrain(field, schema, MAX_ID)
+    return result
+
+
+def _free_text(schema: dict) -> bool:
+    return schema.get("type") == "string" and not {"enum", "format", "pattern"} & set(schema)
+
+
+def _constrain(field: str, schema: dict, max_id: int) -> None:
+    from .serializers.record import MAX_DEPENDENCIES
+
+    if field == "depends_on":
+        schema.update(uniqueItems=True, maxItems=MAX_DEPENDENCIES)
+    elif field in _RELATIONS:
+        target = schema.get("items", schema)
+        if target.get("type") == "integer":
+            target.update(minimum=1, maximum=max_id)
+    elif schema.get("format") == "date":
+        schema["pattern"] = _DATE  # with the format, which knows each month's length
+    elif field in _PATTERNS and schema.get("type") == "string":
+        schema["pattern"] = _PATTERNS[field]
+    elif "oneOf" in schema:  # a URL, or blank
+        for branch in schema["oneOf"]:
+            if branch.get("format") in ("uri", "iri"):
+                branch["format"] = "iri"
+                branch["pattern"] = _PATTERNS["url"]
+    elif _free_text(schema):
+        schema["pattern"] = _NOT_BLANK if schema.get("minLength") else _NO_NUL

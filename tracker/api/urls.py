@@ -35,6 +35,7 @@ urlpatterns = [
     path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
     path("me/", accounts.MeView.as_view(), name="me"),
     *router.urls,
-    # Anything else under /api/v1/ answers in the API's error format, not an HTML page.
-    re_path(r"^.*$", not_found),
+    # Anything else under /api/v1/ (line breaks in the path included) answers in the API's
+    # error format, not an HTML page.
+    re_path(r"^[\s\S]*$", not_found),
 ]

@@ -12,6 +12,7 @@ from .milestones import (
     MilestoneKind,
     MilestoneStatus,
 )
+from .operations import TaskRun
 from .organizations import Organization
 from .processes import Process, ProcessKind, ProcessStatus
 from .sources import EdgarFeedState, EdgarSync, EdgarSyncStatus
@@ -41,6 +42,7 @@ __all__ = [
     "ProcessKind",
     "ProcessStatus",
     "Subscription",
+    "TaskRun",
     "TokenScope",
     "WebhookEndpoint",
 ]

@@ -225,6 +225,9 @@ class DeliveryStatus(models.TextChoices):
     HELD = "held", "Held for digest"
 
 
+# Deliveries that are done: nothing will send them again unless someone redelivers them.
+FINISHED_STATUSES = [DeliveryStatus.SUCCEEDED, DeliveryStatus.FAILED, DeliveryStatus.CANCELLED]
+
 # The event type of the deliveries that "send test event" creates: they have no event.
 TEST_EVENT_TYPE = "webhook.test"
 
@@ -371,6 +374,13 @@ class Delivery(models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"]),
             models.Index(fields=["status", "claimed_at"]),
+            # What the retention job prunes (tracker.alerts.retention): finished deliveries
+            # by completion time; live ones are not in the index at all.
+            models.Index(
+                fields=["completed_at"],
+                name="delivery_finished_idx",
+                condition=Q(status__in=FINISHED_STATUSES),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -390,6 +400,8 @@ class DeliveryAttempt(models.Model):
 
     class Meta:
         ordering = ["delivery_id", "id"]
+        # For the retention job's old attempts of deliveries that were redelivered since.
+        indexes = [models.Index(fields=["attempted_at"], name="attempt_attempted_at_idx")]
 
     def __str__(self) -> str:
         return f"Attempt at {self.attempted_at:%Y-%m-%d %H:%M:%S}"

@@ -21,6 +21,9 @@ class EventType(models.TextChoices):
     PROCESS_UPDATED = "process.updated", "Process updated"
     PROCESS_STATUS_CHANGED = "process.status_changed", "Process status changed"
     PROCESS_DELETED = "process.deleted", "Process deleted"
+    ORGANIZATION_CREATED = "organization.created", "Organization created"
+    ORGANIZATION_UPDATED = "organization.updated", "Organization updated"
+    ORGANIZATION_DELETED = "organization.deleted", "Organization deleted"
 
 
 class Event(models.Model):
@@ -73,7 +76,7 @@ class Event(models.Model):
     )
     # {field: [old, new]} for updates; empty for creations, deletions and reminders.
     changes = models.JSONField(default=dict, blank=True)
-    # The subject (milestone or process) as it stood after the change; see
+    # The subject (milestone, process or organization) as it stood after the change; see
     # tracker.events.payload for the versioned shape.
     snapshot = models.JSONField(default=dict)
     payload_version = models.PositiveSmallIntegerField(default=1)

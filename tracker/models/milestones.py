@@ -19,6 +19,9 @@ from tracker.validators import (
 
 from .processes import Process
 
+# The largest position (PostgreSQL's integer).
+MAX_POSITION = 2**31 - 1
+
 
 class MilestoneKind(models.TextChoices):
     GENERIC = "milestone", "Milestone"
@@ -96,7 +99,12 @@ class Milestone(models.Model):
         related_name="dependents",
         blank=True,
     )
-    position = models.PositiveIntegerField(default=0, help_text="Order within its process.")
+    # Bounded as PostgreSQL's integer is, so that SQLite (the demo) accepts the same values.
+    position = models.PositiveIntegerField(
+        default=0,
+        validators=[MaxValueValidator(MAX_POSITION)],
+        help_text="Order within its process.",
+    )
     # The schedule, computed by tracker.services.schedule in the transaction of every change
     # that moves it (never edited directly): the actual date once it happened, else the
     # later of the target date and each dependency's forecast plus its minimum gap.

@@ -6,7 +6,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from tracker.alerts.queue import event_dispatch_enqueue
-from tracker.models import Event, Milestone, Process
+from tracker.models import Event, Milestone, Organization, Process
 from tracker.snapshots import PAYLOAD_VERSION
 
 # Who made a change: a user, or the name of a system source ("scheduler", "importer:sec").
@@ -33,13 +33,17 @@ def event_record(
     *,
     type: str,
     actor: Actor,
-    process: Process,
+    process: Process | None,
     snapshot: dict,
     milestone: Milestone | None = None,
+    organization: Organization | None = None,
     changes: dict | None = None,
     dedupe_key: str | None = None,
 ) -> Event:
-    """Append one event; must run inside the transaction of the change."""
+    """Append one event; must run inside the transaction of the change.
+
+    An organization's own events have no process: they name the ``organization`` instead.
+    """
     (event,) = events_record(
         [
             event_row(
@@ -48,6 +52,7 @@ def event_record(
                 process=process,
                 snapshot=snapshot,
                 milestone=milestone,
+                organization=organization,
                 changes=changes,
                 dedupe_key=dedupe_key,
             )
@@ -76,17 +81,20 @@ def event_row(
     *,
     type: str,
     actor: Actor,
-    process: Process,
+    process: Process | None,
     snapshot: dict,
     milestone: Milestone | None = None,
+    organization: Organization | None = None,
     changes: dict | None = None,
     dedupe_key: str | None = None,
 ) -> Event:
     """An unsaved event, for ``events_record`` to append with others."""
+    if process is None and organization is None:
+        raise ValueError("An event concerns a process or an organization.")
     return Event(
         type=type,
         occurred_at=timezone.now(),
-        organization_id=process.organization_id,
+        organization_id=process.organization_id if process is not None else organization.pk,
         process=process,
         milestone_id=milestone.pk if milestone is not None else None,
         changes=changes or {},

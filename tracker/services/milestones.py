@@ -17,7 +17,7 @@ from tracker.models import (
     MilestoneDependency,
     MilestoneKind,
 )
-from tracker.models.milestones import MAX_GAP_DAYS
+from tracker.models.milestones import MAX_GAP_DAYS, MAX_POSITION
 from tracker.snapshots import (
     json_value,
     milestone_field_names,
@@ -294,7 +294,9 @@ def _propagate(actor: Actor, milestone: Milestone):
 
 def _next_position(process_id: int) -> int:
     highest = Milestone.objects.filter(process_id=process_id).aggregate(Max("position"))
-    return (highest["position__max"] or 0) + 1
+    # After a milestone placed at the very last position, the next one shares it (ties are
+    # ordered by target date, then id) rather than overflowing the column.
+    return min((highest["position__max"] or 0) + 1, MAX_POSITION)
 
 
 def _facts(milestone: Milestone) -> dict[str, Any]:

@@ -16,7 +16,16 @@ from django.urls import reverse
 from django.utils.formats import date_format
 from django.utils.text import Truncator, capfirst
 
-from tracker.models import AgReview, Event, EventType, Filing, IpoStep, Milestone, Process
+from tracker.models import (
+    AgReview,
+    Event,
+    EventType,
+    Filing,
+    IpoStep,
+    Milestone,
+    Organization,
+    Process,
+)
 from tracker.snapshots import event_payload
 
 from .selectors import milestone_title_map
@@ -24,6 +33,7 @@ from .selectors import milestone_title_map
 # Where to look up a changed field's label and choices, by the kind of subject.
 _MILESTONE_MODELS: tuple[type[models.Model], ...] = (Milestone, Filing, AgReview, IpoStep)
 _PROCESS_MODELS: tuple[type[models.Model], ...] = (Process,)
+_ORGANIZATION_MODELS: tuple[type[models.Model], ...] = (Organization,)
 _LONG_TEXT = 160
 
 
@@ -53,8 +63,9 @@ class EventView:
 
     @property
     def subject(self) -> str:
-        """The milestone's title for milestone events, else the process's."""
-        return self.milestone_title or self.process_title
+        """The milestone's title for milestone events, the process's for process events,
+        the organization's name for its own."""
+        return self.milestone_title or self.process_title or self.organization_name
 
     @property
     def headline(self) -> str:
@@ -95,7 +106,13 @@ def _event_view(event: Event, payload: dict, titles: dict[int, str]) -> EventVie
     # event_list() says whether the process is still there; a deleted one has no page.
     process_exists = getattr(event, "process_exists", True)
     link = reverse("web_dashboard")
-    if event.process_id and process_exists:
+    if event.process_id is None:
+        subject_models = _ORGANIZATION_MODELS
+        # Where the organization's page is now (its slug may have changed since).
+        slug = getattr(event, "organization_slug", organization.get("slug"))
+        if slug and event.type != EventType.ORGANIZATION_DELETED:
+            link = reverse("web_organization", args=[slug])
+    elif process_exists:
         link = reverse("web_process", args=[event.process_id])
         if milestone.get("id") and event.type != EventType.MILESTONE_DELETED:
             link += f"#milestone-{milestone['id']}"

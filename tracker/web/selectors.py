@@ -161,10 +161,14 @@ def event_list(
 
     ``sequenced`` (the feeds) keeps only events stamped with their feed sequence, newest
     sequence first: the order integrators resume in. ``process_exists`` tells whether the
-    process is still there to link to: events outlive what they describe.
+    process is still there to link to, ``organization_slug`` where the organization's page
+    is now (None once it is deleted): events outlive what they describe.
     """
     events = Event.objects.annotate(
-        process_exists=Exists(Process.objects.filter(pk=OuterRef("process_id")))
+        process_exists=Exists(Process.objects.filter(pk=OuterRef("process_id"))),
+        organization_slug=Subquery(
+            Organization.objects.filter(pk=OuterRef("organization_id")).values("slug")[:1]
+        ),
     )
     if sequenced:
         events = events.filter(sequence__isnull=False).order_by("-sequence")

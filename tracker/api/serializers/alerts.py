@@ -110,10 +110,11 @@ class SubscriptionSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["starts_after_sequence", "version", "created_at", "updated_at"]
         extra_kwargs = {
+            "cadence": {"help_text": "Webhook subscriptions are always immediate."},
             "starts_after_sequence": {
                 "help_text": "The feed's sequence when it was created (or turned back on): it "
                 "is sent only events after it; read earlier ones from the event feed."
-            }
+            },
         }
 
 

@@ -64,12 +64,19 @@ class EventSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=EventType.choices)
     occurred_at = serializers.DateTimeField()
     actor = _ActorSerializer()
-    organization = _OrganizationSummarySerializer(allow_null=True)
-    process = _ProcessSummarySerializer(allow_null=True)
+    organization = _OrganizationSummarySerializer(
+        allow_null=True,
+        help_text="The organization concerned; in its own events (organization.*) every fact "
+        "of it after the change (cik, ticker, state_of_incorporation, website, follow_edgar, "
+        "version).",
+    )
+    process = _ProcessSummarySerializer(
+        allow_null=True, help_text="The process concerned; null for organization events."
+    )
     milestone = serializers.JSONField(
         allow_null=True,
         help_text="The milestone after the change (every field of its kind); null for "
-        "process events.",
+        "process and organization events.",
     )
     changes = serializers.DictField(
         child=serializers.ListField(min_length=2, max_length=2),

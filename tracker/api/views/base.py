@@ -10,6 +10,7 @@ from rest_framework.response import Response
 from rest_framework.reverse import reverse
 
 from tracker.api.errors import PreconditionFailed, PreconditionRequired
+from tracker.api.serializers.record import MAX_ID
 
 
 def etag_for(obj: models.Model) -> str:
@@ -19,7 +20,14 @@ def etag_for(obj: models.Model) -> str:
 
 class StrictQueryParamsMixin:
     """Refuses query parameters the resource does not know (a misspelt filter would otherwise
-    silently return everything) and values PostgreSQL cannot take."""
+    silently return everything) and values PostgreSQL cannot take.
+
+    Ids in the path are digits only and at most the largest 64-bit id: anything else is a
+    404 before any query (SQLite cannot even bind a larger number, and a lookup through a
+    typed milestone's parent link does not guard against it as an id lookup does).
+    """
+
+    lookup_value_regex = "[0-9]{1,19}"
 
     always_allowed_params = frozenset({"format"})
     # Extra actions that answer a page of rows (they take the pagination parameters).
@@ -44,6 +52,12 @@ class StrictQueryParamsMixin:
     def _pagination_params(self) -> set[str]:
         names = ("page_query_param", "page_size_query_param", "cursor_query_param")
         return {getattr(self.paginator, n) for n in names if getattr(self.paginator, n, None)}
+
+    def get_object(self):
+        lookup = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field, "")
+        if not 0 < int(lookup) <= MAX_ID:
+            raise exceptions.NotFound()
+        return super().get_object()
 
     def initial(self, request, *args, **kwargs):
         super().initial(request, *args, **kwargs)

@@ -61,15 +61,20 @@ class OrganizationViewSet(ServiceViewSet):
         return selectors.organization_list()
 
     def service_create(self, data, related):
-        return organization_create(data=data)
+        return organization_create(actor=self.request.user, data=data)
 
     def service_update(self, instance, data, related, expected_version):
         return organization_update(
-            organization=instance, data=data, expected_version=expected_version
+            actor=self.request.user,
+            organization=instance,
+            data=data,
+            expected_version=expected_version,
         )
 
     def service_delete(self, instance, expected_version):
-        organization_delete(organization=instance, expected_version=expected_version)
+        organization_delete(
+            actor=self.request.user, organization=instance, expected_version=expected_version
+        )
 
 
 @extend_schema_view(

@@ -1,0 +1,1 @@
+"""What an operations team watches: /healthz, /readyz and Prometheus /metrics."""
