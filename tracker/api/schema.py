@@ -199,7 +199,43 @@ def state_constraints(result, generator, request, public):
         component["additionalProperties"] = False
         for field, schema in component.get("properties", {}).items():
             _constrain(field, schema, MAX_ID)
+        if name.endswith("EndpointRequest") or name.endswith("EndpointWithSecretRequest"):
+            _url_by_channel(component)
     return result
+
+
+# The chat services' own webhook URL shapes (tracker.validators.chat_url_problem): what an
+# endpoint of the slack or teams channel accepts as its URL.
+_CHAT_URL_PATTERNS = {
+    "slack": "^https://hooks\\.slack\\.com/services/T[A-Z0-9]+/B[A-Z0-9]+/[A-Za-z0-9]+$",
+    "teams": (
+        "^https://(([a-z0-9-]+\\.webhook\\.office\\.com(:443)?/webhookb2/[A-Za-z0-9@/-]*)"
+        "|(([a-z0-9-]+\\.)+logic\\.azure\\.com(:443)?/workflows/[0-9A-Za-z]+/triggers/manual"
+        "/paths/invoke\\?api-version=[0-9-]+&sig=[A-Za-z0-9_-]+)"
+        "|(([a-z0-9-]+\\.)+environment\\.api\\.powerplatform\\.com(:443)?/powerautomate"
+        "/automations/direct/workflows/[0-9A-Za-z]+/triggers/manual/paths/invoke"
+        "\\?api-version=1&sig=[A-Za-z0-9_-]+))$"
+    ),
+}
+
+
+def _url_by_channel(component: dict) -> None:
+    """An endpoint's URL depends on its channel: any http(s) URL for a webhook, the chat
+    service's own shape for slack and teams (one branch each; no channel means webhook)."""
+    url = component.get("properties", {}).get("url")
+    if url is None:
+        return
+    webhook_pattern = url.pop("pattern", _PATTERNS["url"])
+    component["oneOf"] = [
+        {"properties": {"channel": {"enum": ["webhook"]}, "url": {"pattern": webhook_pattern}}},
+        *(
+            {
+                "properties": {"channel": {"enum": [channel]}, "url": {"pattern": pattern}},
+                "required": ["channel"],
+            }
+            for channel, pattern in _CHAT_URL_PATTERNS.items()
+        ),
+    ]
 
 
 def _free_text(schema: dict) -> bool:
