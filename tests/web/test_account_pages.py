@@ -12,7 +12,12 @@ from tests.factories import UserFactory
 from tracker.models import AccountProfile, Event, Subscription, WebhookEndpoint
 from tracker.models.alerts import Cadence, Channel
 from tracker.selectors.alerts import subscription_match_counts, subscriptions_matching
-from tracker.services.alerts import endpoint_create, endpoint_send_test, subscription_create
+from tracker.services.alerts import (
+    endpoint_create,
+    endpoint_send_test,
+    subscription_create,
+    subscription_update,
+)
 from tracker.services.processes import process_delete
 
 
@@ -392,3 +397,21 @@ def test_follow_pages_need_sign_in_and_an_existing_target(client, reader, record
     missing = reverse("account_follow_organization", args=["nobody"])
     assert client.post(missing, {"how": "email:daily"}).status_code == 404
     assert not Subscription.objects.exists()
+
+
+def test_a_subscription_saved_from_a_stale_page_is_refused(signed_in, reader, record):
+    subscription = subscription_create(
+        owner=reader, data={"name": "IPO", "channel": "email"}, processes=[record.ipo]
+    )
+    page = signed_in.get(reverse("account_alert", args=[subscription.pk]))
+    loaded = page.context["form"]["loaded_version"].value()
+    subscription_update(subscription=subscription, data={"name": "Changed elsewhere"})
+
+    response = signed_in.post(
+        reverse("account_alert", args=[subscription.pk]),
+        {"name": "Mine", "how": "email:immediate", "loaded_version": loaded},
+    )
+
+    assert response.status_code == 400
+    assert "changed by someone else after you loaded it" in response.content.decode()
+    assert Subscription.objects.get(pk=subscription.pk).name == "Changed elsewhere"

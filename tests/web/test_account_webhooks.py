@@ -260,3 +260,28 @@ def test_a_chat_endpoints_secret_cannot_be_rotated(signed_in, reader):
 
     assert "no signing secret to rotate" in response.content.decode()
     assert WebhookEndpoint.objects.get(pk=endpoint.pk).previous_secret == ""
+
+
+def test_an_edit_from_before_the_endpoint_was_disabled_does_not_switch_it_back_on(
+    signed_in, endpoint
+):
+    from tracker.alerts.health import endpoint_disable
+
+    page = signed_in.get(reverse("account_webhook_edit", args=[endpoint.pk]))
+    loaded = page.context["form"]["loaded_version"].value()
+    endpoint_disable(endpoint_id=endpoint.pk, reason="It answered 410 Gone.", now=timezone.now())
+
+    response = signed_in.post(
+        reverse("account_webhook_edit", args=[endpoint.pk]),
+        {
+            "url": endpoint.url,
+            "description": "Renamed",
+            "enabled": "on",
+            "loaded_version": loaded,
+        },
+    )
+
+    assert response.status_code == 400
+    assert "changed by someone else after you loaded it" in response.content.decode()
+    endpoint.refresh_from_db()
+    assert (endpoint.enabled, endpoint.description) == (False, "Desk")

@@ -104,12 +104,15 @@ class SubscriptionForm(DeliveryChoiceMixin, forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     active = forms.BooleanField(label="Active", required=False, initial=True)
+    # The version the page showed: a save over someone else's change is refused.
+    loaded_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
     def __init__(self, *args, owner, subscription: Subscription | None = None, **kwargs):
         if subscription is not None:
             kwargs.setdefault(
                 "initial",
                 {
+                    "loaded_version": subscription.version,
                     "name": subscription.name,
                     "organizations": list(subscription.organizations.all()),
                     "processes": list(subscription.processes.all()),
@@ -183,6 +186,9 @@ class EndpointCreateForm(EndpointForm):
 
 class EndpointEditForm(EndpointForm):
     enabled = forms.BooleanField(label="Enabled", required=False)
+    # The version the page showed: a save after the endpoint was disabled (or edited
+    # elsewhere) meanwhile is refused rather than silently switching it back.
+    loaded_version = forms.IntegerField(widget=forms.HiddenInput, required=False)
 
 
 class ResendFailedForm(forms.Form):

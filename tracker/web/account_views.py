@@ -50,6 +50,7 @@ from tracker.services.alerts import (
     subscription_unfollow,
     subscription_update,
 )
+from tracker.services.errors import ConcurrentUpdateError
 
 from . import selectors
 from .account_forms import (
@@ -85,9 +86,11 @@ def _posted(request: HttpRequest):
     return request.POST if request.method == "POST" else None
 
 
-def _form_errors_into(form, error: ValidationError) -> None:
+def _form_errors_into(form, error: ValidationError | ConcurrentUpdateError) -> None:
     # A service's refusal shown on the form: on its field where it names one.
-    if hasattr(error, "error_dict"):
+    if isinstance(error, ConcurrentUpdateError):
+        form.add_error(None, str(error))
+    elif hasattr(error, "error_dict"):
         for field, errors in error.error_dict.items():
             form.add_error(field if field in form.fields else None, errors)
     else:
@@ -267,8 +270,9 @@ def alert_edit(request: HttpRequest, pk: int) -> HttpResponse:
                 data=form.service_data(),
                 organizations=form.cleaned_data["organizations"],
                 processes=form.cleaned_data["processes"],
+                expected_version=form.cleaned_data["loaded_version"],
             )
-        except ValidationError as error:
+        except (ValidationError, ConcurrentUpdateError) as error:
             _form_errors_into(form, error)
         else:
             messages.success(request, "Subscription saved.")
@@ -395,12 +399,16 @@ def webhook_edit(request: HttpRequest, pk: int) -> HttpResponse:
         "url": endpoint.url,
         "description": endpoint.description,
         "enabled": endpoint.enabled,
+        "loaded_version": endpoint.version,
     }
     form = EndpointEditForm(_posted(request), initial=initial)
     if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
         try:
-            endpoint_update(endpoint=endpoint, data=form.cleaned_data)
-        except ValidationError as error:
+            endpoint_update(
+                endpoint=endpoint, data=data, expected_version=data.pop("loaded_version")
+            )
+        except (ValidationError, ConcurrentUpdateError) as error:
             _form_errors_into(form, error)
         else:
             messages.success(request, "Endpoint saved.")
