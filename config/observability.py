@@ -38,12 +38,16 @@ def sentry_init(*, dsn: str, environment: str, release: str, traces_sample_rate:
     import sentry_sdk
     from sentry_sdk.integrations.celery import CeleryIntegration
     from sentry_sdk.integrations.django import DjangoIntegration
+    from sentry_sdk.integrations.stdlib import StdlibIntegration
 
     sentry_sdk.init(
         dsn=dsn,
         environment=environment or None,
         release=release or None,
         integrations=[DjangoIntegration(), CeleryIntegration()],
+        # Its http.client breadcrumbs carry every URL the transports POST to, and a Slack or
+        # Teams URL is itself a credential.
+        disabled_integrations=[StdlibIntegration()],
         traces_sample_rate=traces_sample_rate,
         send_default_pii=False,
         max_request_body_size="never",

@@ -285,3 +285,17 @@ def test_an_edit_from_before_the_endpoint_was_disabled_does_not_switch_it_back_o
     assert "changed by someone else after you loaded it" in response.content.decode()
     endpoint.refresh_from_db()
     assert (endpoint.enabled, endpoint.description) == (False, "Desk")
+
+
+def test_a_chat_endpoints_url_stays_out_of_messages_cookies(signed_in, reader):
+    # A Slack URL's path is its credential; Django's messages live in a cookie.
+    endpoint = endpoint_create(
+        owner=reader, data={"channel": "slack", "url": SLACK_URL, "description": "Deals"}
+    )
+
+    response = signed_in.post(reverse("account_webhook_delete", args=[endpoint.pk]))
+
+    assert response.status_code == 302
+    cookies = " ".join(morsel.value for morsel in response.cookies.values())
+    assert "Deals (hooks.slack.com)" in signed_in.get(response["Location"]).content.decode()
+    assert "XXXXXXXX" not in cookies and "services" not in cookies

@@ -1,3 +1,5 @@
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import models
@@ -66,6 +68,11 @@ class WebhookEndpoint(models.Model):
         ]
 
     def __str__(self) -> str:
+        if self.channel in CHAT_CHANNELS:
+            # A Slack or Teams URL is itself the credential (its path or sig=): never in
+            # messages (a cookie), the admin log or error reports.
+            name = self.description or f"endpoint #{self.pk}"
+            return f"{name} ({urlsplit(self.url).hostname})"
         return self.url
 
     def clean(self) -> None:

@@ -450,7 +450,7 @@ def webhook_test(request: HttpRequest, pk: int) -> HttpResponse:
 def webhook_delete(request: HttpRequest, pk: int) -> HttpResponse:
     endpoint = _owned_endpoint(request, pk)
     endpoint_delete(endpoint=endpoint)
-    messages.success(request, f"Endpoint {endpoint.url} deleted, with its subscriptions.")
+    messages.success(request, f"Endpoint {endpoint} deleted, with its subscriptions.")
     return redirect("account_webhooks")
 
 
