@@ -18,6 +18,9 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS")
 # unsubscribe links would point at localhost.
 vars().update(env.email_url("EMAIL_URL"))
 SITE_URL = env("SITE_URL").rstrip("/")
+# Alert mail from alerts@localhost is refused by many relays (SPF, DMARC): name the sender.
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
 DEBUG = False
 
 # The record is read by signed-in users only, unless the operator opens it on purpose.

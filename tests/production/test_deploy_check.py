@@ -16,6 +16,7 @@ _OURS = {
     "EMAIL_URL",
     "ALLOWED_HOSTS",
     "SITE_URL",
+    "DEFAULT_FROM_EMAIL",
     "FIELD_ENCRYPTION_KEY",
     "TRACKER_PUBLIC_READ",
     "SECURE_HSTS_SECONDS",
@@ -35,6 +36,7 @@ def production_env(**extra) -> dict:
         EMAIL_URL="smtp://mail.internal:25",
         ALLOWED_HOSTS="tracker.example.com",
         SITE_URL="https://tracker.example.com",
+        DEFAULT_FROM_EMAIL="Milestone Tracker <alerts@tracker.example.com>",
     )
     env.update(extra)
     return env

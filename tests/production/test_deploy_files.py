@@ -76,7 +76,14 @@ def test_every_service_command_names_a_real_entry_point(compose):
 
 def test_secrets_come_from_the_environment_and_are_required(compose):
     environment = compose["x-tracker"]["environment"]
-    for name in ("SECRET_KEY", "FIELD_ENCRYPTION_KEY", "EMAIL_URL", "ALLOWED_HOSTS", "SITE_URL"):
+    for name in (
+        "SECRET_KEY",
+        "FIELD_ENCRYPTION_KEY",
+        "EMAIL_URL",
+        "ALLOWED_HOSTS",
+        "SITE_URL",
+        "DEFAULT_FROM_EMAIL",
+    ):
         assert re.fullmatch(rf"\$\{{{name}:\?.+\}}", environment[name]), name
     assert environment["DJANGO_SETTINGS_MODULE"] == "config.settings.production"
 
