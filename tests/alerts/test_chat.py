@@ -20,7 +20,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tests.api.conftest import bearer
-from tests.factories import MilestoneFactory, OrganizationFactory, ProcessFactory
+from tests.factories import MilestoneFactory, OrganizationFactory, ProcessFactory, UserFactory
 from tracker import tasks
 from tracker.alerts import chat
 from tracker.alerts.digests import digests_build
@@ -203,7 +203,7 @@ def record():
 
 
 def _body(channel: str, event: Event) -> dict:
-    delivery = Delivery(event=event, channel=channel)
+    delivery = Delivery(event=event, channel=channel, owner=UserFactory())
     return chat_schemas.validate(channel, chat.chat_body(delivery))
 
 

@@ -2,6 +2,7 @@
 subscriber's own days, and their emails show times in that zone."""
 
 import datetime
+import json
 import zoneinfo
 
 import pytest
@@ -10,11 +11,12 @@ from django.core import mail
 
 from tests.factories import MilestoneFactory, UserFactory
 from tracker import tasks
+from tracker.alerts import chat
 from tracker.alerts.digests import digest_period
 from tracker.models import Event
 from tracker.models.alerts import Digest
 from tracker.services.accounts import account_time_zone_update
-from tracker.services.alerts import subscription_create
+from tracker.services.alerts import endpoint_create, subscription_create
 from tracker.services.milestones import milestone_update
 
 pytestmark = pytest.mark.django_db
@@ -123,3 +125,28 @@ def test_an_immediate_email_shows_times_in_the_subscribers_zone(settings):
     assert "2026-03-03 01:30 JST" in message.body
     assert "01:30 JST" in message.alternatives[0][0]
     assert "UTC" not in message.body
+
+
+def test_a_chat_digest_is_dated_in_its_owners_time_zone():
+    # The period is Tokyo's 28 November, which begins on the 27th in UTC (the site's zone).
+    user = UserFactory(username="tokyo", email="tokyo@example.com")
+    account_time_zone_update(user=user, time_zone=ZONE_NAME)
+    endpoint = endpoint_create(
+        owner=user,
+        data={"channel": "slack", "url": "https://hooks.slack.com/services/T0/B0/abc"},
+    )
+    subscription = subscription_create(
+        owner=user, data={"channel": "slack", "endpoint": endpoint, "cadence": "daily"}
+    )
+    start = datetime.datetime(2026, 11, 28, tzinfo=TOKYO)
+    digest = Digest(
+        subscription=subscription,
+        cadence="daily",
+        period_start=start,
+        period_end=start + datetime.timedelta(days=1),
+    )
+
+    body = json.loads(chat.chat_digest_body(digest, [], "slack"))
+
+    assert "2026-11-28 to 2026-11-29" in json.dumps(body)
+    assert "2026-11-27" not in json.dumps(body)

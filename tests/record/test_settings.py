@@ -28,6 +28,7 @@ _OURS = (
     "EMAIL_URL",
     "SECRET_KEY",
     "SITE_URL",
+    "DEFAULT_FROM_EMAIL",
     "ALLOWED_HOSTS",
     "DEBUG",
     "FIELD_ENCRYPTION_KEY",
@@ -57,6 +58,7 @@ def test_production_reads_everything_from_the_environment():
         ALLOWED_HOSTS="tracker.example.com,api.example.com",
         EMAIL_URL="smtp://mailer:pw@mail.internal:2525",
         SITE_URL="https://tracker.example.com",
+        DEFAULT_FROM_EMAIL="Tracker <alerts@tracker.example.com>",
         FIELD_ENCRYPTION_KEY=FERNET_KEY,
     )
     assert result.returncode == 0, result.stderr
@@ -71,7 +73,15 @@ def test_production_reads_everything_from_the_environment():
 
 
 @pytest.mark.parametrize(
-    "missing", ["SECRET_KEY", "DATABASE_URL", "EMAIL_URL", "SITE_URL", "FIELD_ENCRYPTION_KEY"]
+    "missing",
+    [
+        "SECRET_KEY",
+        "DATABASE_URL",
+        "EMAIL_URL",
+        "SITE_URL",
+        "DEFAULT_FROM_EMAIL",
+        "FIELD_ENCRYPTION_KEY",
+    ],
 )
 def test_production_refuses_to_start_without_a_required_setting(missing):
     required = {
@@ -80,6 +90,7 @@ def test_production_refuses_to_start_without_a_required_setting(missing):
         "ALLOWED_HOSTS": "example.com",
         "EMAIL_URL": "smtp://mail.internal:25",
         "SITE_URL": "https://tracker.example.com",
+        "DEFAULT_FROM_EMAIL": "Tracker <alerts@tracker.example.com>",
         "FIELD_ENCRYPTION_KEY": FERNET_KEY,
     }
     del required[missing]

@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from tracker.models import EventType, MilestoneStatus
+from tracker.models.accounts import user_time_zone
 from tracker.models.alerts import Channel, Delivery, Digest
 from tracker.models.processes import ProcessStatus
 
@@ -42,16 +43,24 @@ ADAPTIVE_CARD_TYPE = "application/vnd.microsoft.card.adaptive"
 
 
 def chat_body(delivery: Delivery) -> str:
-    """The JSON body of one event (or of a test message) for the delivery's chat channel."""
-    if delivery.event is None:
-        message = _test_message(delivery)
-    else:
-        message = _event_message(event_item(delivery.event))
+    """The JSON body of one event (or of a test message) for the delivery's chat channel,
+    with times in the owner's time zone."""
+    with timezone.override(user_time_zone(delivery.owner)):
+        if delivery.event is None:
+            message = _test_message(delivery)
+        else:
+            message = _event_message(event_item(delivery.event))
     return _render(delivery.channel, message)
 
 
 def chat_digest_body(digest: Digest, deliveries: list[Delivery], channel: str) -> str:
-    """The JSON body of one digest: its changes grouped by process, in one chat message."""
+    """The JSON body of one digest: its changes grouped by process, in one chat message,
+    dated in the owner's time zone (the zone its period was cut in)."""
+    with timezone.override(user_time_zone(digest.subscription.owner)):
+        return _digest_body(digest, deliveries, channel)
+
+
+def _digest_body(digest: Digest, deliveries: list[Delivery], channel: str) -> str:
     items, processes = digest_processes(deliveries)
     label = "Daily" if digest.cadence == "daily" else "Weekly"
     count = len(items)
