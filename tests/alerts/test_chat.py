@@ -395,6 +395,7 @@ def test_a_chat_that_answers_gone_disables_the_endpoint_and_tells_its_owner(
     name = "Slack" if channel == "slack" else "Microsoft Teams"
     assert notice.subject == f"[Tracker] Your {name} endpoint was disabled"
     assert str(status) in notice.body and receiver.url("/chat") in notice.body
+    assert f"{settings.SITE_URL}/account/webhooks/{endpoint.pk}/" in notice.body
     assert len(receiver.requests) == 1
 
 

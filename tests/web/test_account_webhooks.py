@@ -3,6 +3,7 @@ rotation, test sends, the delivery log with every attempt, redelivery and "resen
 failed since"."""
 
 import datetime
+import logging
 
 import pytest
 from django.urls import reverse
@@ -49,11 +50,12 @@ def _delivery(endpoint, status, *, created_at=None, attempts=()):
     return delivery
 
 
-def test_creating_an_endpoint_shows_its_secret_once_on_a_page_of_its_own(signed_in, reader):
-    response = signed_in.post(
-        reverse("account_webhook_create"),
-        {"channel": "webhook", "url": "https://hooks.example.com/new", "description": "New"},
-    )
+def test_creating_an_endpoint_shows_its_secret_once_on_a_page_of_its_own(signed_in, reader, caplog):
+    with caplog.at_level(logging.DEBUG):
+        response = signed_in.post(
+            reverse("account_webhook_create"),
+            {"channel": "webhook", "url": "https://hooks.example.com/new", "description": "New"},
+        )
 
     assert response.status_code == 200
     endpoint = WebhookEndpoint.objects.get(owner=reader)
@@ -62,7 +64,11 @@ def test_creating_an_endpoint_shows_its_secret_once_on_a_page_of_its_own(signed_
     assert (
         response["Cache-Control"].startswith("no-cache") or "no-store" in response["Cache-Control"]
     )
-    # Not carried anywhere else: not in the session's messages, not on any later page.
+    # Not carried anywhere else: not in a cookie (the session's messages), not in a log
+    # line, not on any later page.
+    assert endpoint.secret not in caplog.text
+    assert all(endpoint.secret not in m.value for m in response.cookies.values())
+    assert all(endpoint.secret not in m.value for m in signed_in.cookies.values())
     for url in [reverse("account_webhooks"), reverse("account_webhook", args=[endpoint.pk])]:
         assert endpoint.secret not in signed_in.get(url).content.decode()
 
@@ -98,12 +104,16 @@ def test_the_list_shows_each_endpoints_health(signed_in, endpoint):
     assert "None yet" not in html  # a last success is known
 
 
-def test_rotating_shows_the_new_secret_once(signed_in, endpoint):
-    response = signed_in.post(reverse("account_webhook_rotate", args=[endpoint.pk]))
+def test_rotating_shows_the_new_secret_once(signed_in, endpoint, caplog):
+    with caplog.at_level(logging.DEBUG):
+        response = signed_in.post(reverse("account_webhook_rotate", args=[endpoint.pk]))
     endpoint.refresh_from_db()
     html = response.content.decode()
     assert endpoint.secret in html and "previous secret keeps signing" in html
     assert endpoint.previous_secret not in html
+    assert endpoint.secret not in caplog.text
+    assert all(endpoint.secret not in m.value for m in response.cookies.values())
+    assert endpoint.secret not in signed_in.get(reverse("account_webhooks")).content.decode()
 
 
 def test_a_test_send_is_logged_with_every_attempt_and_can_be_redelivered(signed_in, endpoint):
