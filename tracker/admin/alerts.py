@@ -14,7 +14,7 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count
 from django.urls import reverse
 
-from tracker.alerts.guard import url_problem
+from tracker.alerts.guard import url_allowed_validator
 from tracker.models import Organization, Process, Subscription, WebhookEndpoint
 from tracker.models.alerts import Channel, Delivery, DeliveryAttempt, Digest
 from tracker.services.alerts import (
@@ -151,15 +151,12 @@ class WebhookEndpointForm(VersionedForm):
         fields = ["owner", "channel", "url", "description", "enabled"]
         # Built at import, before the admin's formfield_overrides apply: a URL typed without
         # a scheme is taken as https (Django 6's default; 5.2 warns).
-        field_classes = {"url": partial(forms.URLField, assume_scheme="https")}
-
-    def clean_url(self):
-        # The same check the service makes, shown on the field instead of after a redirect.
-        url = self.cleaned_data["url"]
-        problem = url_problem(url)
-        if problem:
-            raise ValidationError(problem)
-        return url
+        # The SSRF guard's refusal is shown on the field (the service checks the same).
+        field_classes = {
+            "url": partial(
+                forms.URLField, assume_scheme="https", validators=[url_allowed_validator]
+            )
+        }
 
 
 @admin.register(WebhookEndpoint)

@@ -11,6 +11,7 @@ import ipaddress
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 
@@ -102,3 +103,11 @@ def url_problem(url: str) -> str:
         return ""
     problem = address_problem(address)
     return f"{problem[0].upper()}{problem[1:]}, which webhooks may not reach." if problem else ""
+
+
+def url_allowed_validator(url: str) -> None:
+    """Form validator: the refusal ``url_problem`` gives, shown on the URL field (the
+    services check the same)."""
+    problem = url_problem(url)
+    if problem:
+        raise ValidationError(problem)

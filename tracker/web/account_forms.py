@@ -6,9 +6,8 @@ import zoneinfo
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
-from django.core.exceptions import ValidationError
 
-from tracker.alerts.guard import url_problem
+from tracker.alerts.guard import url_allowed_validator
 from tracker.models import EventType, MilestoneKind, Organization, Process, Subscription
 from tracker.models.alerts import ENDPOINT_CHANNEL_CHOICES, Cadence, Channel
 from tracker.selectors.alerts import endpoint_list
@@ -161,16 +160,9 @@ class EndpointForm(forms.Form):
         assume_scheme="https",
         help_text="Where to POST: your receiver of signed webhooks (Standard Webhooks), or a "
         "Slack or Microsoft Teams incoming-webhook or workflow URL.",
+        validators=[url_allowed_validator],
     )
     description = forms.CharField(label="Description", max_length=200, required=False)
-
-    def clean_url(self):
-        # The service checks this too; here it is shown on the field.
-        url = self.cleaned_data["url"]
-        problem = url_problem(url)
-        if problem:
-            raise ValidationError(problem)
-        return url
 
 
 class EndpointCreateForm(EndpointForm):
