@@ -301,7 +301,7 @@ def test_a_digest_of_many_processes_stays_within_the_limits(channel, owner):
     deliveries = list(digest.deliveries.select_related("event"))
     assert digest.subscription == subscription
 
-    message = chat_schemas.validate(channel, chat.chat_digest_body(digest, deliveries, channel))
+    message = chat_schemas.validate(channel, chat.chat_digest_body(digest, deliveries))
     shown = chat_schemas.texts(message)
     total = len(deliveries)
     assert f"Daily digest: {total} changes" in shown

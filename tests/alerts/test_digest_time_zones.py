@@ -146,7 +146,7 @@ def test_a_chat_digest_is_dated_in_its_owners_time_zone():
         period_end=start + datetime.timedelta(days=1),
     )
 
-    body = json.loads(chat.chat_digest_body(digest, [], "slack"))
+    body = json.loads(chat.chat_digest_body(digest, []))
 
     assert "2026-11-28 to 2026-11-29" in json.dumps(body)
     assert "2026-11-27" not in json.dumps(body)

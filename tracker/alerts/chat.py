@@ -53,11 +53,12 @@ def chat_body(delivery: Delivery) -> str:
     return _render(delivery.channel, message)
 
 
-def chat_digest_body(digest: Digest, deliveries: list[Delivery], channel: str) -> str:
-    """The JSON body of one digest: its changes grouped by process, in one chat message,
-    dated in the owner's time zone (the zone its period was cut in)."""
+def chat_digest_body(digest: Digest, deliveries: list[Delivery]) -> str:
+    """The JSON body of one digest, for its subscription's chat channel: its changes grouped
+    by process, in one chat message, dated in the owner's time zone (the zone its period was
+    cut in)."""
     with timezone.override(user_time_zone(digest.subscription.owner)):
-        return _digest_body(digest, deliveries, channel)
+        return _digest_body(digest, deliveries, digest.subscription.channel)
 
 
 def _digest_body(digest: Digest, deliveries: list[Delivery], channel: str) -> str:

@@ -78,13 +78,7 @@ def digests_build(
         if at_digest_hour and not digest_due(cadence, now, zone):
             continue
         start, end = digest_period(cadence, now, zone)
-        held = Delivery.objects.filter(
-            subscription=OuterRef("pk"),
-            status=DeliveryStatus.HELD,
-            digest__isnull=True,
-            created_at__lt=end,
-        )
-        for subscription in candidates.filter(match).filter(Exists(held)):
+        for subscription in candidates.filter(match).filter(Exists(_held(OuterRef("pk"), end))):
             with transaction.atomic():
                 digest, created = Digest.objects.get_or_create(
                     subscription=subscription,
@@ -94,14 +88,19 @@ def digests_build(
                 )
                 if not created:
                     continue
-                Delivery.objects.filter(
-                    subscription=subscription,
-                    status=DeliveryStatus.HELD,
-                    digest__isnull=True,
-                    created_at__lt=end,
-                ).update(digest=digest)
+                _held(subscription, end).update(digest=digest)
             created_ids.append(digest.pk)
     return created_ids
+
+
+def _held(subscription, end: datetime.datetime):
+    """A subscription's held deliveries not in a digest yet, created before ``end``."""
+    return Delivery.objects.filter(
+        subscription=subscription,
+        status=DeliveryStatus.HELD,
+        digest__isnull=True,
+        created_at__lt=end,
+    )
 
 
 def digest_send(*, digest_id: int) -> bool:
@@ -143,7 +142,7 @@ def digest_send(*, digest_id: int) -> bool:
         return False
 
     def send() -> list[transports.Outcome]:
-        body = chat.chat_digest_body(digest, deliveries, subscription.channel)
+        body = chat.chat_digest_body(digest, deliveries)
         return [transports.chat_send(transports.ChatMessage(url=endpoint.url, body=body))]
 
     [outcome] = sending.send_safely(send, what=f"digest {digest_id}")

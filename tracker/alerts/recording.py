@@ -153,18 +153,6 @@ _CLAIM_END_SQL = (
 )
 
 
-def _attempt(delivery_id: int, outcome: transports.Outcome) -> DeliveryAttempt:
-    return DeliveryAttempt(
-        delivery_id=delivery_id,
-        attempted_at=outcome.attempted_at,
-        duration_ms=outcome.duration_ms,
-        http_status=outcome.http_status,
-        response_body=storable(outcome.response_body, http.RESPONSE_KEEP_BYTES),
-        error=storable(outcome.error),
-        succeeded=outcome.succeeded,
-    )
-
-
 def _attempts_insert(results: list[tuple[Delivery, transports.Outcome]]) -> None:
     # Plain tuples rather than bulk_create's model instances: a fan-out writes thousands.
     adapt = connection.ops.adapt_datetimefield_value
@@ -214,7 +202,7 @@ def digest_record(
         if not mine.select_for_update().exists():
             logger.warning("Not recording digest %s: it was claimed again meanwhile", digest.pk)
             return False
-        DeliveryAttempt.objects.bulk_create(_attempt(d.pk, outcome) for d in deliveries)
+        _attempts_insert([(delivery, outcome) for delivery in deliveries])
         held = Delivery.objects.filter(
             pk__in=[d.pk for d in deliveries], status=DeliveryStatus.HELD
         )

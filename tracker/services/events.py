@@ -1,6 +1,8 @@
 """Appending to the event log (only services call ``event_record``, inside their own
 transaction), and stamping committed events with their place in the feed."""
 
+from typing import Any
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
 from django.utils import timezone
@@ -29,35 +31,11 @@ def actor_fields(actor: Actor) -> dict:
     return {"actor": actor, "actor_name": actor_display_name(actor)}
 
 
-def event_record(
-    *,
-    type: str,
-    actor: Actor,
-    process: Process | None,
-    snapshot: dict,
-    milestone: Milestone | None = None,
-    organization: Organization | None = None,
-    changes: dict | None = None,
-    dedupe_key: str | None = None,
-) -> Event:
-    """Append one event; must run inside the transaction of the change.
-
-    An organization's own events have no process: they name the ``organization`` instead.
-    """
-    (event,) = events_record(
-        [
-            event_row(
-                type=type,
-                actor=actor,
-                process=process,
-                snapshot=snapshot,
-                milestone=milestone,
-                organization=organization,
-                changes=changes,
-                dedupe_key=dedupe_key,
-            )
-        ]
-    )
+def event_record(**fields: Any) -> Event:
+    """Append one event, built by ``event_row`` from ``fields``; must run inside the
+    transaction of the change. An organization's own events have no process: they name the
+    ``organization`` instead."""
+    (event,) = events_record([event_row(**fields)])
     return event
 
 
