@@ -12,7 +12,7 @@ from django.utils import timezone
 
 from tests.factories import MilestoneFactory, ProcessFactory, UserFactory
 from tracker import tasks
-from tracker.alerts import dispatch
+from tracker.alerts import bulk, dispatch
 from tracker.alerts.digests import digest_send, digests_build
 from tracker.alerts.dispatch import event_dispatch
 from tracker.models import Event
@@ -101,13 +101,16 @@ def test_the_database_refuses_a_second_delivery_to_one_endpoint_or_address(owner
     # A second dispatcher's insert (dispatch uses INSERT ... ON CONFLICT DO NOTHING) adds
     # nothing, and a plain one is refused.
     now = timezone.now()
-    dispatch._deliveries_insert(
+    bulk.rows_insert(
+        Delivery,
+        dispatch._COLUMNS,
         [
             (event.pk, second.pk, owner.pk, "webhook", endpoint.pk, event.type, "pending",
              "msg_racing", 0, now, now, ""),
             (event.pk, also_by_email.pk, owner.pk, "email", None, event.type, "pending",
              "msg_racing_mail", 0, now, now, ""),
-        ]
+        ],
+        skip_conflicts=True,
     )  # fmt: skip
     assert Delivery.objects.filter(event=event).count() == 2
     for subscription, target in ((second, {"endpoint": endpoint}), (also_by_email, {})):

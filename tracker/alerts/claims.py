@@ -23,6 +23,7 @@ from django.db.models import Case, Count, Q, Value, When
 from tracker.models import Event, WebhookEndpoint
 from tracker.models.alerts import (
     TEST_EVENT_TYPE,
+    Channel,
     Delivery,
     DeliveryStatus,
     Digest,
@@ -59,15 +60,11 @@ def deliveries_claim(
     deliveries of one event)."""
     with transaction.atomic():
         chosen, deferred = _within_endpoint_limits(ids, now)
-        claimed_ids = _claim_ids(chosen, now) if chosen else []
-    if not claimed_ids:
+        claimed = _claim_ids(chosen, now) if chosen else []
+    if not claimed:
         return DeliveryClaim(deferred=deferred)
-    rows = list(
-        Delivery.objects.filter(pk__in=claimed_ids).select_related(
-            "endpoint", "subscription", "owner", "owner__tracker_profile"
-        )
-    )
-    reasons = {d.pk: reason for d in rows if (reason := _unwanted_because(d))}
+    rows = _claimed_load(claimed)
+    reasons = {d.pk: d.unwanted_because for d in rows if d.unwanted_because}
     for reason in set(reasons.values()):
         Delivery.objects.filter(pk__in=[pk for pk, r in reasons.items() if r == reason]).update(
             status=DeliveryStatus.CANCELLED,
@@ -141,13 +138,14 @@ def _within_endpoint_limits(
     return chosen, deferred
 
 
-def _claim_ids(ids: list[int], now: datetime.datetime) -> list[int]:
+def _claim_ids(ids: list[int], now: datetime.datetime) -> list[tuple[int, str]]:
+    """Claim the due ones among ``ids``; (id, channel) of each claimed."""
     # One conditional UPDATE ... RETURNING (PostgreSQL, and SQLite from 3.35 for the demo).
     placeholders = ", ".join(["%s"] * len(ids))
     sql = (
         f"UPDATE {Delivery._meta.db_table} SET status = %s, claimed_at = %s "
         f"WHERE id IN ({placeholders}) AND status IN (%s, %s) "
-        "AND (next_attempt_at IS NULL OR next_attempt_at <= %s) RETURNING id"
+        "AND (next_attempt_at IS NULL OR next_attempt_at <= %s) RETURNING id, channel"
     )
     at = connection.ops.adapt_datetimefield_value(now)
     with connection.cursor() as cursor:
@@ -155,18 +153,68 @@ def _claim_ids(ids: list[int], now: datetime.datetime) -> list[int]:
             sql,
             [DeliveryStatus.SENDING, at, *ids, DeliveryStatus.PENDING, DeliveryStatus.RETRYING, at],
         )
-        return [row[0] for row in cursor.fetchall()]
+        return cursor.fetchall()
 
 
-def _unwanted_because(delivery: Delivery) -> str:
-    """Why a claimed delivery must not be sent after all, or "" when it may."""
-    if not delivery.owner.is_active:
-        return "Its owner's account was deactivated."
-    if delivery.subscription is not None and not delivery.subscription.active:
-        return "Its subscription was turned off."
-    if delivery.endpoint is not None and not delivery.endpoint.enabled:
-        return "Its webhook endpoint was disabled."
-    return ""
+# Why a claimed delivery must not be sent after all ("" when it may), worked out by the
+# database as the claimed rows are loaded.
+_UNWANTED_BECAUSE = Case(
+    When(owner__is_active=False, then=Value("Its owner's account was deactivated.")),
+    When(subscription__active=False, then=Value("Its subscription was turned off.")),
+    When(endpoint__enabled=False, then=Value("Its webhook endpoint was disabled.")),
+    default=Value(""),
+)
+
+
+def _claimed_load(claimed: list[tuple[int, str]]) -> list[Delivery]:
+    """The claimed deliveries with what their messages need, and ``unwanted_because``.
+
+    A webhook needs only its endpoint, and of the two rows only the columns below; an email
+    or chat message also names its owner (address, time zone) and subscription (unsubscribe
+    link). Loading all of that for every webhook (four model instances more per delivery,
+    and every timestamp column parsed) was most of a large fan-out's CPU in the worker.
+    A column left out is still read if some code asks for it, one query per row: the
+    creation time a test delivery's body names, the description an email about a disabled
+    endpoint shows.
+    """
+    webhook_ids = [pk for pk, channel in claimed if channel == Channel.WEBHOOK]
+    other_ids = [pk for pk, channel in claimed if channel != Channel.WEBHOOK]
+    loaded = Delivery.objects.annotate(unwanted_because=_UNWANTED_BECAUSE)
+    rows = []
+    if webhook_ids:
+        rows += (
+            loaded.filter(pk__in=webhook_ids).select_related("endpoint").only(*_WEBHOOK_SEND_READS)
+        )
+    if other_ids:
+        rows += loaded.filter(pk__in=other_ids).select_related(
+            "endpoint", "subscription", "owner", "owner__tracker_profile"
+        )
+    return rows
+
+
+# What sending a webhook and recording its result read (tracker.alerts.sending, recording
+# and health).
+_WEBHOOK_SEND_READS = (
+    "event_id",
+    "subscription_id",
+    "owner_id",
+    "channel",
+    "endpoint_id",
+    "event_type",
+    "status",
+    "message_id",
+    "attempt_count",
+    "claimed_at",
+    "endpoint__owner_id",
+    "endpoint__channel",
+    "endpoint__url",
+    "endpoint__secret",
+    "endpoint__previous_secret",
+    "endpoint__previous_secret_expires_at",
+    "endpoint__enabled",
+    "endpoint__failing_since",
+    "endpoint__consecutive_failures",
+)
 
 
 def deliveries_release(deliveries: list[Delivery]) -> None:

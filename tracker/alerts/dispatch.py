@@ -11,6 +11,8 @@ from tracker.selectors.alerts import subscriptions_matching
 from tracker.services.alerts import message_id_new
 from tracker.services.events import events_sequence_stamp
 
+from . import bulk
+
 
 @dataclass
 class Fanout:
@@ -64,8 +66,9 @@ def event_dispatch(*, event_id: int) -> Fanout:
             )
             for subscription in subscriptions
         ]
-        if rows:
-            _deliveries_insert(rows)
+        # Plain tuples, not model instances: a fan-out inserts thousands. Skipping conflicts
+        # keeps "one per event and endpoint, address or subscription" the database's job.
+        bulk.rows_insert(Delivery, _COLUMNS, rows, skip_conflicts=True)
         created = Delivery.objects.filter(event=event, status=DeliveryStatus.PENDING)
         return Fanout(pending_ids=list(created.order_by("id").values_list("pk", flat=True)))
 
@@ -110,16 +113,3 @@ _COLUMNS = (
     "created_at",
     "cancelled_reason",
 )
-
-
-def _deliveries_insert(rows: list[tuple]) -> None:
-    # A fan-out to thousands of subscribers spends most of its dispatch time building model
-    # instances for bulk_create; one executemany of plain tuples does the same insert.
-    # ON CONFLICT DO NOTHING keeps "one per event and endpoint, address or subscription"
-    # the database's job (PostgreSQL, and SQLite from 3.24 for the demo).
-    sql = (
-        f"INSERT INTO {Delivery._meta.db_table} ({', '.join(_COLUMNS)}) "
-        f"VALUES ({', '.join(['%s'] * len(_COLUMNS))}) ON CONFLICT DO NOTHING"
-    )
-    with connection.cursor() as cursor:
-        cursor.executemany(sql, rows)

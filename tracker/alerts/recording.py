@@ -20,7 +20,7 @@ from django.utils import timezone
 from tracker.models import WebhookEndpoint
 from tracker.models.alerts import Delivery, DeliveryAttempt, DeliveryStatus, Digest, DigestStatus
 
-from . import claims, health, http, transports
+from . import bulk, claims, health, http, transports
 
 logger = logging.getLogger(__name__)
 
@@ -154,7 +154,6 @@ _CLAIM_END_SQL = (
 
 
 def _attempts_insert(results: list[tuple[Delivery, transports.Outcome]]) -> None:
-    # Plain tuples rather than bulk_create's model instances: a fan-out writes thousands.
     adapt = connection.ops.adapt_datetimefield_value
     rows = [
         (
@@ -168,14 +167,17 @@ def _attempts_insert(results: list[tuple[Delivery, transports.Outcome]]) -> None
         )
         for delivery, outcome in results
     ]
-    with connection.cursor() as cursor:
-        cursor.executemany(_ATTEMPT_INSERT_SQL, rows)
+    bulk.rows_insert(DeliveryAttempt, _ATTEMPT_COLUMNS, rows)
 
 
-_ATTEMPT_INSERT_SQL = (
-    f"INSERT INTO {DeliveryAttempt._meta.db_table} "
-    "(delivery_id, attempted_at, duration_ms, http_status, response_body, error, succeeded) "
-    "VALUES (%s, %s, %s, %s, %s, %s, %s)"
+_ATTEMPT_COLUMNS = (
+    "delivery_id",
+    "attempted_at",
+    "duration_ms",
+    "http_status",
+    "response_body",
+    "error",
+    "succeeded",
 )
 
 

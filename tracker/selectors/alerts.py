@@ -59,7 +59,8 @@ def subscriptions_matching(*, event: Event) -> list[Subscription]:
     to filings hears nothing about processes. Left out: subscriptions created after the
     event was stamped into the feed (they hear only what happens after they exist, however
     late the event is dispatched), those of deactivated owners, webhook subscriptions of
-    disabled endpoints and email subscriptions of owners with no address.
+    disabled endpoints and email subscriptions of owners with no address. Only the columns
+    dispatch reads are loaded.
     """
     through_org = Subscription.organizations.through.objects.filter(subscription_id=OuterRef("pk"))
     through_process = Subscription.processes.through.objects.filter(subscription_id=OuterRef("pk"))
@@ -75,6 +76,8 @@ def subscriptions_matching(*, event: Event) -> list[Subscription]:
             ~Exists(through_process) | Exists(through_process.filter(process_id=event.process_id))
         )
         .order_by("id")
+        # What dispatch reads: a fan-out loads thousands, and every column costs.
+        .only("owner_id", "channel", "endpoint_id", "cadence", "event_types", "milestone_kinds")
     )
     kind = (event.snapshot.get("milestone") or {}).get("kind")
     # The JSON list filters are checked here rather than in SQL so that SQLite (the demo)
