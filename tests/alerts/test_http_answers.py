@@ -166,6 +166,20 @@ def test_connection_close_is_honoured():
         server.stop()
 
 
+def test_a_second_answer_to_one_request_is_ignored_and_the_connection_dropped():
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    extra = b"HTTP/1.1 500 Extra\r\nContent-Length: 3\r\n\r\nbad"
+    server = RawServer([ok + extra, ok])
+    try:
+        first = _post(server.url)
+        assert (first.status, first.body) == (200, b"ok")
+        assert len(http._idle) == 0
+        assert _post(server.url).status == 200
+        assert server.connections == 2
+    finally:
+        server.stop()
+
+
 def test_garbage_is_a_failed_request():
     server = RawServer([b"SSH-2.0-OpenSSH_9.2\r\n\r\n"], close_after=True)
     try:
