@@ -14,9 +14,10 @@ class RawServer:
     """Answers each request (read to the end of its body) with the next scripted bytes, on
     as many connections as the client opens; then closes the connection if asked."""
 
-    def __init__(self, answers: list[bytes], close_after: bool = False):
+    def __init__(self, answers: list[bytes], close_after: bool = False, hold: float = 0):
         self.answers = list(answers)
         self.close_after = close_after
+        self.hold = hold  # seconds the connection stays open, silent, after each answer
         self.connections = 0
         self.requests: list[bytes] = []
         self.listener = socket.create_server(("127.0.0.1", 0))
@@ -46,6 +47,7 @@ class RawServer:
                         break
                     self.requests.append(request)
                     connection.sendall(self.answers.pop(0))
+                    self.stopped.wait(self.hold)
                     if self.close_after:
                         break
 
@@ -180,6 +182,56 @@ def test_a_second_answer_to_one_request_is_ignored_and_the_connection_dropped():
         server.stop()
 
 
+def test_a_stall_after_the_kept_part_of_the_body_ends_only_the_draining(settings):
+    settings.WEBHOOK_TOTAL_TIMEOUT = 1.0
+    head = b"HTTP/1.1 200 OK\r\nContent-Length: 20000\r\n\r\n"
+    server = RawServer([head + b"x" * 5000], hold=3)
+    try:
+        answer = _post(server.url)
+        assert (answer.status, answer.body) == (200, b"x" * http.RESPONSE_KEEP_BYTES)
+        assert len(http._idle) == 0
+    finally:
+        server.stop()
+
+
+def test_a_stall_before_the_answer_is_in_fails_the_request(settings):
+    settings.WEBHOOK_TOTAL_TIMEOUT = 1.0
+    server = RawServer([b"HTTP/1.1 200 OK\r\nContent-Length: 20\r\n\r\nhalf"], hold=3)
+    try:
+        with pytest.raises(http.RequestFailed, match="within 1 s"):
+            _post(server.url)
+    finally:
+        server.stop()
+
+
+@pytest.mark.parametrize(
+    "answer, reused",
+    [
+        (b"HTTP/1.1 200 OK\nContent-Length: 2\n\nok", True),  # bare LF line ends
+        (b"HTTP/1.1 200 OK\r\nX-Note: a\x01b\r\nContent-Length: 2\r\n\r\nok", True),
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok", False),
+    ],
+)
+def test_a_sloppy_but_final_answer_counts(answer, reused):
+    server = RawServer([answer])
+    try:
+        assert _post(server.url).status == 200
+        assert len(http._idle) == (1 if reused else 0)
+    finally:
+        server.stop()
+
+
+def test_a_protocol_switch_is_recorded_and_the_connection_dropped():
+    server = RawServer(
+        [b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n"]
+    )
+    try:
+        assert _post(server.url).status == 101
+        assert len(http._idle) == 0
+    finally:
+        server.stop()
+
+
 def test_garbage_is_a_failed_request():
     server = RawServer([b"SSH-2.0-OpenSSH_9.2\r\n\r\n"], close_after=True)
     try:
@@ -194,6 +246,16 @@ def test_a_connection_closed_without_an_answer_is_a_failed_request():
     try:
         with pytest.raises(http.RequestFailed, match="without an answer"):
             _post(server.url)
+    finally:
+        server.stop()
+
+
+def test_a_header_name_that_is_not_a_token_is_refused_before_sending():
+    server = RawServer([b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"])
+    try:
+        with pytest.raises(ValueError, match="not a header name"):
+            http.post(server.url, body=b"{}", headers={"x-a: b\r\nx-c": "d"})
+        assert server.requests == []
     finally:
         server.stop()
 

@@ -40,7 +40,7 @@ def claim_timeout() -> datetime.timedelta:
 
 @dataclass
 class DeliveryClaim:
-    # Claimed, with event, endpoint and subscription loaded.
+    # Claimed, with event and endpoint loaded (and owner and subscription for email and chat).
     deliveries: list[Delivery] = field(default_factory=list)
     # Claimed but no longer wanted (subscription off, endpoint disabled): cancelled.
     cancelled: int = 0
@@ -184,8 +184,7 @@ def _claimed_load(claimed: list[tuple[int, str]]) -> list[Delivery]:
     link). Loading all of that for every webhook (four model instances more per delivery,
     and every timestamp column parsed) was most of a large fan-out's CPU in the worker.
     A column left out is still read if some code asks for it, one query per row: the
-    creation time a test delivery's body names, the description an email about a disabled
-    endpoint shows.
+    creation time a test delivery's body names is the one case (one test send at a time).
     """
     webhook_ids = [pk for pk, channel in claimed if channel == Channel.WEBHOOK]
     other_ids = [pk for pk, channel in claimed if channel != Channel.WEBHOOK]

@@ -221,9 +221,11 @@ def _connect(key: tuple[str, str, int], timeout: float, deadline: float) -> sock
         return sock
     try:
         sock.settimeout(_remaining(deadline))
-        # A context per connection, as http.client makes one: it reads SSL_CERT_FILE and
+        # A context per connection, as http.client made one: it reads SSL_CERT_FILE and
         # the system's certificates as they are now.
-        return ssl.create_default_context().wrap_socket(sock, server_hostname=host)
+        context = ssl.create_default_context()
+        context.set_alpn_protocols(["http/1.1"])
+        return context.wrap_socket(sock, server_hostname=host)
     except (ssl.SSLError, ssl.CertificateError) as error:
         sock.close()
         raise _ConnectFailed(f"TLS error: {error}") from error
@@ -302,7 +304,9 @@ def _host_header(key: tuple[str, str, int], default_port: int) -> str:
 def _request_head(target: str, host: str, headers: dict[str, str], length: int) -> bytes:
     lines = [f"POST {target} HTTP/1.1", f"Host: {host}"]
     for name, value in headers.items():
-        if _ILLEGAL_IN_HEADER.search(name) or _ILLEGAL_IN_HEADER.search(value):
+        if not _HEADER_NAME.fullmatch(name):
+            raise ValueError(f"{name!r} is not a header name.")
+        if _ILLEGAL_IN_VALUE.search(value):
             raise ValueError(f"The header {name!r} holds a line break or NUL character.")
         lines.append(f"{name}: {value}")
     lines.append(f"Content-Length: {length}")
@@ -310,7 +314,9 @@ def _request_head(target: str, host: str, headers: dict[str, str], length: int) 
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
 
 
-_ILLEGAL_IN_HEADER = re.compile(r"[\r\n\x00]")
+# RFC 9110: a header name is a token; a value must not break the line.
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+_ILLEGAL_IN_VALUE = re.compile(r"[\r\n\x00]")
 
 
 class _Answer:
@@ -320,6 +326,12 @@ class _Answer:
 
     def __init__(self):
         self._parser = httptools.HttpResponseParser(self)
+        # As forgiving as http.client was of receivers' sloppy answers (bare LF line ends,
+        # control characters in header values): rejecting them would retry a webhook the
+        # receiver has taken. Nothing here lets an answer end sooner than its framing says.
+        self._parser.set_dangerous_leniencies(
+            lenient_optional_cr_before_lf=True, lenient_headers=True
+        )
         self.status = 0
         self.kept = bytearray()
         self.body_bytes = 0
@@ -328,26 +340,35 @@ class _Answer:
 
     @classmethod
     def read(cls, sock: socket.socket, deadline: float) -> "_Answer":
+        """Read one answer. Once the receiver has answered (a final status, and the kept
+        part of the body if there is more), a stall, a reset or broken framing in the rest
+        ends only the reading: the answer stands and the connection is dropped."""
         answer = cls()
         while not answer.complete:
             if answer.body_bytes > RESPONSE_KEEP_BYTES + _DRAIN_LIMIT:
                 return answer  # not worth draining: the connection is dropped
-            if answer.body_bytes >= RESPONSE_KEEP_BYTES and time.monotonic() >= deadline:
-                return answer  # what is kept stands; the rest was not awaited
-            sock.settimeout(_remaining(deadline))
-            data = sock.recv(64 * 1024)
-            if not data:  # closed by the server
-                if not answer.status:
-                    raise RequestFailed("The receiver closed the connection without an answer.")
-                return answer  # a body that ends with the connection (or was cut short)
             try:
+                sock.settimeout(_remaining(deadline))
+                data = sock.recv(64 * 1024)
+                if not data:  # closed by the server
+                    if not answer.status:
+                        raise RequestFailed("The receiver closed the connection without an answer.")
+                    return answer  # a body that ends with the connection (or was cut short)
                 answer._parser.feed_data(data)
             except httptools.HttpParserUpgrade:
-                return answer  # a protocol switch: the answer stands, the socket is not HTTP
+                answer.reusable = False  # a protocol switch (101): the socket is no longer HTTP
+                return answer
             except httptools.HttpParserError:
-                if not answer.complete:
+                answer.status = answer.status or answer._parser.get_status_code()
+                if answer.status < 200:
                     raise
-                answer.reusable = False  # garbage after the answer
+                answer.reusable = False
+                return answer
+            except OSError:  # a timeout too
+                if answer.body_bytes < RESPONSE_KEEP_BYTES:
+                    raise
+                answer.reusable = False
+                return answer
         return answer
 
     # Once the answer is complete, whatever follows it only makes the connection unusable.
@@ -371,7 +392,8 @@ class _Answer:
     def on_message_complete(self):
         if self.complete:
             return
-        if 100 <= self.status < 200:  # an interim answer (103 Early Hints): the real one follows
+        if 100 <= self.status < 200 and self.status != 101:
+            # An interim answer (100 Continue, 103 Early Hints): the real one follows.
             self.status = 0
             return
         self.complete = True
