@@ -64,7 +64,8 @@ class HttpResponse:
 
 
 class _ConnectFailed(Exception):
-    """Raised inside connect() so that post() can tell connect errors from later ones."""
+    """Raised while resolving and connecting, so that post() can tell connect errors from
+    later ones."""
 
 
 def _remaining(deadline: float) -> float:
@@ -239,8 +240,8 @@ def post(url: str, *, body: bytes, headers: dict[str, str]) -> HttpResponse:
 
     Raises RefusedTarget when the guard refuses the URL or the address (nothing was sent),
     RequestFailed when the request could not be completed, and ValueError for a header
-    that cannot be sent (a name or value with a line break: bad input, not a failure that
-    a retry could mend).
+    that cannot be sent (a name that is not a token, a value with a line break: bad input,
+    not a failure that a retry could mend).
     """
     problem = url_problem(url)
     if problem:

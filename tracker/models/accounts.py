@@ -1,5 +1,6 @@
 """Subscribers' accounts: their own settings, and the invitations staff send."""
 
+import functools
 import zoneinfo
 
 from django.conf import settings
@@ -7,9 +8,16 @@ from django.core.exceptions import ValidationError
 from django.db import models
 
 
+@functools.cache
+def time_zone_names() -> list[str]:
+    """The IANA time zone names this machine's zone database knows, sorted. Read once per
+    process: listing them walks the zone directories (about 17 ms)."""
+    return sorted(zoneinfo.available_timezones())
+
+
 def time_zone_validator(value: str) -> None:
     """An IANA time zone name that this machine's zone database knows ("Europe/Paris")."""
-    if value not in zoneinfo.available_timezones():
+    if value not in time_zone_names():
         raise ValidationError(
             f"{value!r} is not a time zone name. Use an IANA name such as "
             "'Europe/Paris' or 'America/New_York'.",
@@ -66,14 +74,19 @@ class Invitation(models.Model):
         return f"Invitation for {self.email}"
 
 
-def user_time_zone(user) -> zoneinfo.ZoneInfo:
-    """The user's time zone, or the site's when they chose none.
+def user_time_zone_chosen(user) -> str:
+    """The IANA time zone the user chose, or "" when they chose none (the site's applies).
 
-    Reads ``user.tracker_profile``: load it with ``select_related("tracker_profile")`` to
-    spare the query (an absent profile is remembered too).
+    Reads ``user.tracker_profile``, which the user object then keeps (an absent profile is
+    remembered too): load it with ``select_related("tracker_profile")`` to spare the query.
     """
     try:
-        chosen = user.tracker_profile.time_zone
+        return user.tracker_profile.time_zone
     except AccountProfile.DoesNotExist:
-        chosen = ""
-    return zoneinfo.ZoneInfo(chosen or settings.TIME_ZONE)
+        return ""
+
+
+def user_time_zone(user) -> zoneinfo.ZoneInfo:
+    """The user's time zone, or the site's when they chose none (see
+    ``user_time_zone_chosen``)."""
+    return zoneinfo.ZoneInfo(user_time_zone_chosen(user) or settings.TIME_ZONE)

@@ -4,7 +4,6 @@ Each public function is one transaction; bad input raises Django's ValidationErr
 """
 
 import datetime
-import hashlib
 import secrets
 
 from django.conf import settings
@@ -17,16 +16,20 @@ from django.utils import timezone
 
 from tracker.models import AccountProfile, Invitation
 
+from .tokens import api_key_hash
+
 INVITATION_UNUSABLE = (
     "This invitation link cannot be used: it has expired or has already been used. "
     "Ask the person who invited you for a new one."
 )
 
 
-def invitation_token_hash(token: str) -> str:
-    """What is stored of an invitation's token: its SHA-256, so a database leak gives no
-    working links."""
-    return hashlib.sha256(token.encode()).hexdigest()
+def _new_link() -> tuple[str, str, datetime.datetime]:
+    """A fresh invitation link: its token, what is stored of it (the SHA-256, as of API
+    keys, so a database leak gives no working links) and when it expires."""
+    token = secrets.token_urlsafe(32)
+    expires_at = timezone.now() + datetime.timedelta(days=settings.ACCOUNTS_INVITATION_DAYS)
+    return token, api_key_hash(token), expires_at
 
 
 def invitation_create(*, email: str, invited_by) -> tuple[Invitation, str]:
@@ -42,12 +45,9 @@ def invitation_create(*, email: str, invited_by) -> tuple[Invitation, str]:
         raise ValidationError(
             {"email": "An account with this address exists; they can reset their password."}
         )
-    token = secrets.token_urlsafe(32)
+    token, token_hash, expires_at = _new_link()
     invitation = Invitation(
-        email=email,
-        token_hash=invitation_token_hash(token),
-        invited_by=invited_by,
-        expires_at=timezone.now() + datetime.timedelta(days=settings.ACCOUNTS_INVITATION_DAYS),
+        email=email, token_hash=token_hash, invited_by=invited_by, expires_at=expires_at
     )
     with transaction.atomic():
         invitation.full_clean()
@@ -58,15 +58,12 @@ def invitation_create(*, email: str, invited_by) -> tuple[Invitation, str]:
 def invitation_renew(*, invitation: Invitation) -> tuple[Invitation, str]:
     """Issue a fresh link for an invitation not yet accepted (the old link stops working)
     and start its validity again; returns it with the new token."""
-    token = secrets.token_urlsafe(32)
+    token, token_hash, expires_at = _new_link()
     with transaction.atomic():
         current = Invitation.objects.select_for_update().get(pk=invitation.pk)
         if current.accepted_at is not None:
             raise ValidationError("This invitation was already accepted.")
-        current.token_hash = invitation_token_hash(token)
-        current.expires_at = timezone.now() + datetime.timedelta(
-            days=settings.ACCOUNTS_INVITATION_DAYS
-        )
+        current.token_hash, current.expires_at = token_hash, expires_at
         current.save(update_fields=["token_hash", "expires_at"])
     return current, token
 
@@ -81,9 +78,7 @@ def invitation_accept(*, token: str, username: str, password: str):
     User = get_user_model()
     with transaction.atomic():
         invitation = (
-            Invitation.objects.select_for_update()
-            .filter(token_hash=invitation_token_hash(token))
-            .first()
+            Invitation.objects.select_for_update().filter(token_hash=api_key_hash(token)).first()
         )
         if (
             invitation is None

@@ -1,14 +1,13 @@
 """Forms of the subscribers' own pages: following, their alerts, time zone, webhooks and
 invitations. They parse and check input; the views hand the result to one service."""
 
-import zoneinfo
-
 from django import forms
 from django.conf import settings
 from django.contrib.auth.forms import UserCreationForm
 
 from tracker.alerts.guard import url_allowed_validator
 from tracker.models import EventType, MilestoneKind, Organization, Process, Subscription
+from tracker.models.accounts import time_zone_names
 from tracker.models.alerts import ENDPOINT_CHANNEL_CHOICES, Cadence, Channel
 from tracker.selectors.alerts import endpoint_list
 
@@ -139,7 +138,7 @@ class SubscriptionForm(DeliveryChoiceMixin, forms.Form):
 
 def _time_zone_choices() -> list[tuple[str, str]]:
     return [("", f"The site's ({settings.TIME_ZONE})")] + [
-        (name, name) for name in sorted(zoneinfo.available_timezones())
+        (name, name) for name in time_zone_names()
     ]
 
 

@@ -23,14 +23,10 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from tracker.models import EventType, MilestoneKind, Organization, Process, Subscription
-from tracker.models.alerts import CHAT_CHANNELS, DeliveryStatus
+from tracker.models.accounts import user_time_zone, user_time_zone_chosen
+from tracker.models.alerts import CHAT_CHANNELS
 from tracker.selectors import alerts as alert_selectors
-from tracker.selectors.accounts import (
-    account_time_zone,
-    account_time_zone_chosen,
-    account_time_zone_name,
-    invitation_usable,
-)
+from tracker.selectors.accounts import invitation_usable
 from tracker.services.accounts import (
     INVITATION_UNUSABLE,
     account_time_zone_update,
@@ -74,7 +70,7 @@ def account_page(view):
     @login_required
     @wraps(view)
     def wrapper(request, *args, **kwargs):
-        with timezone.override(account_time_zone(user=request.user)):
+        with timezone.override(user_time_zone(request.user)):
             return view(request, *args, **kwargs)
 
     return wrapper
@@ -227,9 +223,9 @@ def alerts(request: HttpRequest) -> HttpResponse:
         "rows": rows,
         "preview_days": PREVIEW_DAYS,
         "time_zone_form": TimeZoneForm(
-            initial={"time_zone": account_time_zone_chosen(user=request.user)}, auto_id="tz_%s"
+            initial={"time_zone": user_time_zone_chosen(request.user)}, auto_id="tz_%s"
         ),
-        "time_zone": account_time_zone_name(user=request.user),
+        "time_zone": timezone.get_current_timezone_name(),  # set by account_page
     }
     return render(request, "account/alerts.html", context)
 
@@ -386,7 +382,6 @@ def webhook_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "resend_form": ResendFailedForm(
             initial={"since": timezone.localtime().replace(microsecond=0, second=0)}
         ),
-        "failed": DeliveryStatus.FAILED,
     }
     return render(request, "account/webhook_detail.html", context)
 

@@ -1,8 +1,8 @@
 """The caller's own account (``/api/v1/me/``)."""
 
-import zoneinfo
-
 from rest_framework import serializers
+
+from tracker.models.accounts import time_zone_names
 
 
 class MeSerializer(serializers.Serializer):
@@ -10,7 +10,7 @@ class MeSerializer(serializers.Serializer):
     email = serializers.EmailField(read_only=True)
     # A choice, so that the schema lists the names the API accepts (an enum, not a string).
     time_zone = serializers.ChoiceField(
-        choices=sorted(zoneinfo.available_timezones()),
+        choices=time_zone_names(),
         error_messages={
             "invalid_choice": "'{input}' is not a time zone name. Use an IANA name such as "
             "'Europe/Paris' or 'America/New_York'."
