@@ -1,11 +1,13 @@
-"""Inserting many plain rows at once: a fan-out's deliveries and a batch's attempts.
+"""Plain SQL over many rows at once: a fan-out's deliveries, a batch's claims, results and
+attempts. At this volume model instances and the ORM's building of queries cost more than
+the statements themselves.
 
-Model instances and ``bulk_create`` cost more than the rows are worth at this volume, and
-``executemany`` has PostgreSQL parse and plan one INSERT per row. On PostgreSQL the rows go
-as one array per column, expanded by ``unnest``: one statement, parsed and planned once
-(1,000 deliveries: 60 ms instead of 90 ms). SQLite (the demo) gets ``executemany``.
+Inserts: ``executemany`` has PostgreSQL parse and plan one INSERT per row. On PostgreSQL the
+rows go as one array per column, expanded by ``unnest``: one statement, parsed and planned
+once (1,000 deliveries: 60 ms instead of 90 ms). SQLite (the demo) gets ``executemany``.
 """
 
+import datetime
 import re
 
 from django.db import connection, models
@@ -45,3 +47,16 @@ def _array_type(model: type[models.Model], column: str) -> str:
     # The column's type without its length: a cast to varchar(64) would cut a longer value
     # short in silence, where the insert itself refuses it.
     return re.sub(r"\(\d+\)", "", model._meta.get_field(column).db_type(connection))
+
+
+def rows_by_ids(sql: str, ids: list[int], params: list, *, before: tuple = ()) -> list[tuple]:
+    """The rows of ``sql``, whose ``{ids}`` stands for the placeholders of ``ids``;
+    ``before`` are the parameters that come before them and ``params`` those after."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql.format(ids=", ".join(["%s"] * len(ids))), [*before, *ids, *params])
+        return cursor.fetchall()
+
+
+def db_datetime(moment: datetime.datetime | None):
+    """``moment`` as plain SQL takes it on this database."""
+    return connection.ops.adapt_datetimefield_value(moment)

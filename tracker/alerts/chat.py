@@ -21,7 +21,7 @@ from tracker.models.accounts import user_time_zone
 from tracker.models.alerts import Channel, Delivery, Digest
 from tracker.models.processes import ProcessStatus
 
-from .messages import digest_processes, event_item
+from .messages import digest_processes, digest_title, event_item
 
 # Slack Block Kit limits (https://api.slack.com/reference/block-kit): a message holds at
 # most 50 blocks (a digest takes at most 3 + 2 * DIGEST_MAX_PROCESSES); a header's text 150
@@ -63,9 +63,7 @@ def chat_digest_body(digest: Digest, deliveries: list[Delivery]) -> str:
 
 def _digest_body(digest: Digest, deliveries: list[Delivery], channel: str) -> str:
     items, processes = digest_processes(deliveries)
-    label = "Daily" if digest.cadence == "daily" else "Weekly"
-    count = len(items)
-    title = f"{label} digest: {count} change{'s' if count != 1 else ''}"
+    title = digest_title(digest, len(items))
     period = (
         f"{timezone.localtime(digest.period_start):%Y-%m-%d} to "
         f"{timezone.localtime(digest.period_end):%Y-%m-%d}"

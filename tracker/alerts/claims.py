@@ -17,7 +17,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Case, Q, Value, When
 
 from tracker.models import Event, WebhookEndpoint
@@ -29,6 +29,8 @@ from tracker.models.alerts import (
     Digest,
     DigestStatus,
 )
+
+from . import bulk
 
 
 def claim_timeout() -> datetime.timedelta:
@@ -94,12 +96,11 @@ def _within_endpoint_limits(
     """
     # Plain SQL where the ORM's building of the query cost more than running it (a
     # fan-out claims in batches of a hundred, ten times a thousand deliveries).
-    candidates = _rows(
+    candidates = bulk.rows_by_ids(
         f"SELECT id, endpoint_id, event_type FROM {Delivery._meta.db_table} "
-        "WHERE id IN ({ids}) AND status IN (%s, %s) "
-        "AND (next_attempt_at IS NULL OR next_attempt_at <= %s) ORDER BY id",
+        f"WHERE id IN ({{ids}}) AND {_DUE} ORDER BY id",
         ids,
-        [DeliveryStatus.PENDING, DeliveryStatus.RETRYING, _adapt(now)],
+        _due_params(now),
     )
     endpoint_ids = sorted({endpoint_id for _, endpoint_id, _ in candidates if endpoint_id})
     if not endpoint_ids:
@@ -112,7 +113,7 @@ def _within_endpoint_limits(
     )
     in_flight = Counter(
         dict(
-            _rows(
+            bulk.rows_by_ids(
                 f"SELECT endpoint_id, COUNT(*) FROM {Delivery._meta.db_table} "
                 "WHERE endpoint_id IN ({ids}) AND status = %s GROUP BY endpoint_id",
                 endpoint_ids,
@@ -143,27 +144,21 @@ def _within_endpoint_limits(
 def _claim_ids(ids: list[int], now: datetime.datetime) -> list[tuple[int, str]]:
     """Claim the due ones among ``ids``; (id, channel) of each claimed."""
     # One conditional UPDATE ... RETURNING (PostgreSQL, and SQLite from 3.35 for the demo).
-    at = _adapt(now)
-    return _rows(
+    return bulk.rows_by_ids(
         f"UPDATE {Delivery._meta.db_table} SET status = %s, claimed_at = %s "
-        "WHERE id IN ({ids}) AND status IN (%s, %s) "
-        "AND (next_attempt_at IS NULL OR next_attempt_at <= %s) RETURNING id, channel",
+        f"WHERE id IN ({{ids}}) AND {_DUE} RETURNING id, channel",
         ids,
-        [DeliveryStatus.PENDING, DeliveryStatus.RETRYING, at],
-        before=(DeliveryStatus.SENDING, at),
+        _due_params(now),
+        before=(DeliveryStatus.SENDING, bulk.db_datetime(now)),
     )
 
 
-def _rows(sql: str, ids: list[int], params: list, *, before: tuple = ()) -> list[tuple]:
-    """The rows of ``sql``, whose ``{ids}`` stands for the ids' placeholders, with
-    ``before`` the parameters that come before them and ``params`` those after."""
-    with connection.cursor() as cursor:
-        cursor.execute(sql.format(ids=", ".join(["%s"] * len(ids))), [*before, *ids, *params])
-        return cursor.fetchall()
+# Due: waiting to be sent, and its next attempt time (if any) reached.
+_DUE = "status IN (%s, %s) AND (next_attempt_at IS NULL OR next_attempt_at <= %s)"
 
 
-def _adapt(moment: datetime.datetime):
-    return connection.ops.adapt_datetimefield_value(moment)
+def _due_params(now: datetime.datetime) -> list:
+    return [DeliveryStatus.PENDING, DeliveryStatus.RETRYING, bulk.db_datetime(now)]
 
 
 # Why a claimed delivery must not be sent after all ("" when it may), worked out by the

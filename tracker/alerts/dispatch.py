@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass, field
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from tracker.models import Event, Subscription
@@ -44,7 +44,7 @@ def event_dispatch(*, event_id: int) -> Fanout:
             return Fanout()
         event = Event.objects.get(pk=event_id)
         subscriptions = recipients(subscriptions_matching(event=event))
-        at = connection.ops.adapt_datetimefield_value(now)
+        at = bulk.db_datetime(now)
         rows = [
             (
                 event.pk,

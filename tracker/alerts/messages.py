@@ -61,6 +61,11 @@ def endpoint_signing_secrets(endpoint: WebhookEndpoint, now: datetime.datetime) 
     return secrets
 
 
+def digest_title(digest: Digest, count: int) -> str:
+    """ "Daily digest: 3 changes", as the email's subject and the chat message's heading."""
+    return f"{digest.get_cadence_display()}: {count} change{'s' if count != 1 else ''}"
+
+
 def _absolute_unsubscribe_url(subscription) -> str:
     return settings.SITE_URL + unsubscribe_path(subscription)
 
@@ -148,9 +153,8 @@ def email_for_digest(digest: Digest, deliveries: list[Delivery]) -> EmailMultiAl
         "unsubscribe_url": unsubscribe_url,
         "site_url": settings.SITE_URL,
     }
-    label = "Daily" if digest.cadence == "daily" else "Weekly"
     return _email(
-        subject=f"[Tracker] {label} digest: {len(items)} change{'s' if len(items) != 1 else ''}",
+        subject=f"[Tracker] {digest_title(digest, len(items))}",
         to=subscription.owner.email,
         zone=user_time_zone(subscription.owner),
         template="emails/digest",

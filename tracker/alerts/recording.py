@@ -14,7 +14,7 @@ import random
 from collections import defaultdict
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from tracker.models import WebhookEndpoint
@@ -121,21 +121,14 @@ def _claims_end(
             state = (DeliveryStatus.RETRYING, now + delay, None)
         groups[(delivery.claimed_at, *state)].append(delivery.pk)
     written = set()
-    adapt = connection.ops.adapt_datetimefield_value
-    with connection.cursor() as cursor:
-        for (claimed_at, status, next_attempt_at, completed_at), pks in groups.items():
-            cursor.execute(
-                _CLAIM_END_SQL.format(ids=", ".join(["%s"] * len(pks))),
-                [
-                    status,
-                    adapt(next_attempt_at),
-                    adapt(completed_at),
-                    *pks,
-                    DeliveryStatus.SENDING,
-                    adapt(claimed_at),
-                ],
-            )
-            written.update(row[0] for row in cursor.fetchall())
+    for (claimed_at, status, next_attempt_at, completed_at), pks in groups.items():
+        rows = bulk.rows_by_ids(
+            _CLAIM_END_SQL,
+            pks,
+            [DeliveryStatus.SENDING, bulk.db_datetime(claimed_at)],
+            before=(status, bulk.db_datetime(next_attempt_at), bulk.db_datetime(completed_at)),
+        )
+        written.update(row[0] for row in rows)
     kept = [(d, o) for d, o in results if d.pk in written]
     if len(kept) < len(results):
         logger.warning(
@@ -154,11 +147,10 @@ _CLAIM_END_SQL = (
 
 
 def _attempts_insert(results: list[tuple[Delivery, transports.Outcome]]) -> None:
-    adapt = connection.ops.adapt_datetimefield_value
     rows = [
         (
             delivery.pk,
-            adapt(outcome.attempted_at),
+            bulk.db_datetime(outcome.attempted_at),
             outcome.duration_ms,
             outcome.http_status,
             storable(outcome.response_body, http.RESPONSE_KEEP_BYTES),
@@ -194,9 +186,7 @@ def digest_record(
     when the digest's claim was lost meanwhile."""
     now = timezone.now()
     disabled = []
-    mine = Digest.objects.filter(
-        pk=digest.pk, status=DigestStatus.SENDING, claimed_at=digest.claimed_at
-    )
+    mine = _still_claimed(digest)
     attempt_count = digest.attempt_count + 1
     error = storable(outcome.error)
     delay = None if outcome.permanent else retry_delay(attempt_count)
@@ -243,9 +233,7 @@ def digest_record(
 def digest_cancel(*, digest: Digest, reason: str) -> None:
     """End a claimed digest unsent (nothing left to send, or unsubscribed) and cancel its
     held deliveries."""
-    mine = Digest.objects.filter(
-        pk=digest.pk, status=DigestStatus.SENDING, claimed_at=digest.claimed_at
-    )
+    mine = _still_claimed(digest)
     with transaction.atomic():
         if mine.update(status=DigestStatus.FAILED, claimed_at=None, error=reason):
             Delivery.objects.filter(digest=digest, status=DeliveryStatus.HELD).update(
@@ -257,9 +245,16 @@ def digest_cancel(*, digest: Digest, reason: str) -> None:
 
 def digest_release(*, digest: Digest, until: datetime.datetime) -> None:
     """Hand a claimed digest back unsent, due again at ``until`` (its endpoint is paused)."""
-    Digest.objects.filter(
+    _still_claimed(digest).update(
+        status=DigestStatus.PENDING, claimed_at=None, next_attempt_at=until
+    )
+
+
+def _still_claimed(digest: Digest):
+    """The digest's row while the claim that loaded ``digest`` still holds it."""
+    return Digest.objects.filter(
         pk=digest.pk, status=DigestStatus.SENDING, claimed_at=digest.claimed_at
-    ).update(status=DigestStatus.PENDING, claimed_at=None, next_attempt_at=until)
+    )
 
 
 # The attempt recorded for a claim that went stale.

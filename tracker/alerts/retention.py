@@ -63,8 +63,9 @@ def deliveries_prune(*, now: datetime.datetime | None = None) -> PruneReport:
         with transaction.atomic():
             ids = list(prunable_deliveries(cutoff))
             if ids:
-                report.attempts += DeliveryAttempt.objects.filter(delivery_id__in=ids).delete()[0]
-                report.deliveries += Delivery.objects.filter(pk__in=ids).delete()[0]
+                _, deleted = Delivery.objects.filter(pk__in=ids).delete()  # attempts cascade
+                report.attempts += deleted.get(DeliveryAttempt._meta.label, 0)
+                report.deliveries += deleted.get(Delivery._meta.label, 0)
         if len(ids) < BATCH_SIZE:
             break
     while True:

@@ -107,13 +107,14 @@ def subscription_match_counts(
     subscription id (a preview: whether it was active or existed then does not matter).
 
     The organization and process links are matched as ``subscriptions_matching`` does in
-    SQL (no link: every one), and the rest by ``subscription_accepts``. Two queries for
-    the events and the links, whatever the number of subscriptions.
+    SQL (no link: every one), and the rest by ``subscription_accepts``. Three queries (the
+    organization links, the process links, the events), whatever the number of
+    subscriptions.
     """
-    links = _link_ids(subscriptions)
     counts = dict.fromkeys((s.pk for s in subscriptions), 0)
     if not subscriptions:
         return counts
+    links = _link_ids(subscriptions)
     events = Event.objects.filter(occurred_at__gte=since)
     if all(links[s.pk][0] or links[s.pk][1] for s in subscriptions):
         # Every subscription names what it follows: read only those events.
