@@ -18,6 +18,7 @@ emails of one batch go out together over one SMTP connection.
 
 import contextlib
 import datetime
+import functools
 import logging
 import queue
 import threading
@@ -31,7 +32,7 @@ from django.conf import settings
 from django.db import connection
 from django.utils import timezone
 
-from tracker.models.alerts import CHAT_CHANNELS, Channel, Delivery
+from tracker.models.alerts import Channel, Delivery
 
 from . import chat, claims, messages, recording, transports
 
@@ -370,28 +371,18 @@ def _sends_prepare(deliveries: list[Delivery], now: datetime.datetime) -> list[S
     sends, emails = [], []
     for delivery in deliveries:
         try:
-            if delivery.channel == Channel.WEBHOOK:
-                message = _webhook_message(delivery, now)
-                sends.append(
-                    Send(
-                        [delivery],
-                        lambda message=message: [transports.webhook_send(message)],
-                        endpoint_id=delivery.endpoint_id,
-                    )
-                )
-            elif delivery.channel in CHAT_CHANNELS:
-                chat_message = transports.ChatMessage(
-                    url=delivery.endpoint.url, body=chat.chat_body(delivery)
-                )
-                sends.append(
-                    Send(
-                        [delivery],
-                        lambda message=chat_message: [transports.chat_send(message)],
-                        endpoint_id=delivery.endpoint_id,
-                    )
-                )
-            else:
+            if delivery.channel == Channel.EMAIL:
                 emails.append((delivery, messages.email_for_delivery(delivery)))
+                continue
+            if delivery.channel == Channel.WEBHOOK:
+                job = functools.partial(transports.webhook_send, _webhook_message(delivery, now))
+            else:  # Slack or Teams
+                body = chat.chat_body(delivery)
+                message = transports.ChatMessage(url=delivery.endpoint.url, body=body)
+                job = functools.partial(transports.chat_send, message)
+            sends.append(
+                Send([delivery], lambda job=job: [job()], endpoint_id=delivery.endpoint_id)
+            )
         except Exception:
             logger.exception("Could not build the message of delivery %s", delivery.pk)
             error = transports.Outcome(attempted_at=now, error="Could not build the message.")

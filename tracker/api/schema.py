@@ -10,6 +10,7 @@ from tracker.models.milestones import MAX_GAP_DAYS
 from tracker.validators import EARLIEST_DATE, LATEST_DATE
 
 from .permissions import ReadPermission, RecordPermission
+from .serializers.record import MAX_DEPENDENCIES, MAX_ID
 from .views.base import VersionedMixin
 
 _ERROR_CODES = (
@@ -66,8 +67,6 @@ class DependencyItemFieldExtension(OpenApiSerializerFieldExtension):
     target_class = "tracker.api.serializers.record.DependencyItemField"
 
     def map_serializer_field(self, auto_schema, direction):
-        from .serializers.record import MAX_ID
-
         milestone_id = {"type": "integer", "minimum": 1, "maximum": MAX_ID}
         gap = {
             "type": "integer",
@@ -175,8 +174,6 @@ def state_constraints(result, generator, request, public):
     so that what a client (or a fuzzer) builds from the schema is accepted: ids within 64
     bits, no unknown fields, no NUL characters, non-blank required strings, dates within
     1900-2199, http(s) URLs, tickers and CIKs as their validators want them."""
-    from .serializers.record import MAX_ID
-
     for path_item in result.get("paths", {}).values():
         for operation in path_item.values():
             for parameter in operation.get("parameters", []):
@@ -198,7 +195,7 @@ def state_constraints(result, generator, request, public):
             continue
         component["additionalProperties"] = False
         for field, schema in component.get("properties", {}).items():
-            _constrain(field, schema, MAX_ID)
+            _constrain(field, schema)
         if name.endswith("EndpointRequest") or name.endswith("EndpointWithSecretRequest"):
             _url_by_channel(component)
     return result
@@ -242,15 +239,13 @@ def _free_text(schema: dict) -> bool:
     return schema.get("type") == "string" and not {"enum", "format", "pattern"} & set(schema)
 
 
-def _constrain(field: str, schema: dict, max_id: int) -> None:
-    from .serializers.record import MAX_DEPENDENCIES
-
+def _constrain(field: str, schema: dict) -> None:
     if field == "depends_on":
         schema.update(uniqueItems=True, maxItems=MAX_DEPENDENCIES)
     elif field in _RELATIONS:
         target = schema.get("items", schema)
         if target.get("type") == "integer":
-            target.update(minimum=1, maximum=max_id)
+            target.update(minimum=1, maximum=MAX_ID)
     elif schema.get("format") == "date":
         schema["pattern"] = _DATE  # with the format, which knows each month's length
     elif field in _PATTERNS and schema.get("type") == "string":

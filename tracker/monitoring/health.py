@@ -37,7 +37,8 @@ class CheckResult:
 
 
 def _age(since: datetime.datetime | None, now: datetime.datetime) -> float | None:
-    return None if since is None else round(max((now - since).total_seconds(), 0.0), 3)
+    age = operations.age_seconds(since, now)
+    return None if age is None else round(age, 3)
 
 
 def check_database(now: datetime.datetime) -> CheckResult:

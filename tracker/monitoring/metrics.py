@@ -31,7 +31,7 @@ DURATION_BOUNDS_MS = (50, 100, 250, 500, 1000, 2500, 5000, 10000, 15000, 30000)
 
 
 def _age(since: datetime.datetime | None, now: datetime.datetime) -> float:
-    return 0.0 if since is None else max((now - since).total_seconds(), 0.0)
+    return operations.age_seconds(since, now) or 0.0
 
 
 class TrackerCollector(Collector):

@@ -26,6 +26,12 @@ BEAT_HEARTBEAT_TASK = "alerts_sweep"
 _WAITING = [DeliveryStatus.PENDING, DeliveryStatus.RETRYING]
 
 
+def age_seconds(since: datetime.datetime | None, now: datetime.datetime) -> float | None:
+    """Seconds from ``since`` to ``now`` (never negative), or None when there is no
+    ``since``: what /readyz and /metrics report of the oldest waiting work."""
+    return None if since is None else max((now - since).total_seconds(), 0.0)
+
+
 @dataclass(frozen=True)
 class EventBacklog:
     count: int

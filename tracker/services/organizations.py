@@ -13,7 +13,7 @@ from tracker.models import EventType, Organization
 from tracker.snapshots import json_value, organization_snapshot
 
 from .events import Actor, event_record
-from .rows import refuse_unknown_fields, row_lock, row_save
+from .rows import changed_fields, refuse_unknown_fields, row_lock, row_save
 
 _EDITABLE_FIELDS = (
     "name",
@@ -60,9 +60,7 @@ def organization_update(
             setattr(current, name, value)
         current.full_clean()
         after = _facts(current)
-        changes = {
-            name: [before[name], after[name]] for name in before if before[name] != after[name]
-        }
+        changes = changed_fields(before, after)
         if not changes:
             return current
         current.version += 1

@@ -11,7 +11,7 @@ from tracker.snapshots import json_value, process_snapshot, subject_snapshot
 
 from .events import Actor, event_record
 from .milestones import milestone_delete
-from .rows import refuse_unknown_fields, row_lock, row_save
+from .rows import changed_fields, refuse_unknown_fields, row_lock, row_save
 from .schedule import schedule_lock
 
 _EDITABLE_FIELDS = ("organization", "kind", "title", "slug", "status", "summary")
@@ -55,9 +55,7 @@ def process_update(
         for name, value in data.items():
             setattr(current, name, value)
         after = _facts(current)
-        changes = {
-            name: [before[name], after[name]] for name in before if before[name] != after[name]
-        }
+        changes = changed_fields(before, after)
         if not changes:
             return current
         current.version += 1

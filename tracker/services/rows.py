@@ -42,3 +42,9 @@ def row_save(row: models.Model, *, refusal: str | None = None) -> None:
     except IntegrityError as error:
         label = row._meta.verbose_name
         raise ValidationError(refusal or f"The database refused this {label}: {error}") from error
+
+
+def changed_fields(before: Mapping[str, Any], after: Mapping[str, Any]) -> dict[str, list]:
+    """``{field: [old, new]}`` for each field whose value differs: an update event's
+    ``changes``."""
+    return {name: [before[name], after[name]] for name in before if before[name] != after[name]}
